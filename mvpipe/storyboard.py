@@ -1,0 +1,384 @@
+"""YAML -> Storyboard: the input contract, validated before anything is analysed or paid for.
+
+Every error names the file, the line, the shot and the field, and says what to do. Paths are
+resolved relative to the storyboard file so a project folder can move as a whole.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from mvpipe.errors import InputError
+
+SPEC_VERSION = 1
+ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
+TRANSITIONS = (
+    "cut", "crossfade", "fade-black", "fade-white",
+    "wipe-left", "wipe-right", "wipe-up", "wipe-down",
+    "slide-left", "slide-right", "slide-up", "slide-down", "zoom",
+)
+_LENGTH_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(beats?|bars?|s|sec|seconds?)\s*$", re.IGNORECASE)
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Length(_Model):
+    """A span of musical or clock time: ``4 bars``, ``2 beats``, ``3.5s``."""
+
+    value: float = Field(gt=0)
+    unit: Literal["beats", "bars", "seconds"]
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit}" if self.unit != "seconds" else f"{self.value:g}s"
+
+
+def _parse_length(raw: Any) -> Any:
+    if isinstance(raw, Length | dict):
+        return raw
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ValueError("expected a length like '4 bars', '2 beats' or '3.5s'")
+    if isinstance(raw, int | float):
+        raise ValueError(f"'{raw}' has no unit; write '{raw} bars', '{raw} beats' or '{raw}s'")
+    m = _LENGTH_RE.match(raw)
+    if not m:
+        raise ValueError(f"cannot parse '{raw}'; write 'N beats', 'N bars' or 'N.Ns'")
+    unit = m.group(2).lower()
+    unit = "beats" if unit.startswith("beat") else "bars" if unit.startswith("bar") else "seconds"
+    return {"value": float(m.group(1)), "unit": unit}
+
+
+LengthSpec = Annotated[Length, BeforeValidator(_parse_length)]
+
+
+class Transition(_Model):
+    """How a shot comes in. ``length`` is centred on the cut so the cut point stays on the beat."""
+
+    type: Literal[TRANSITIONS] = "cut"  # type: ignore[valid-type]
+    length: LengthSpec | None = Field(default=None, description="default: 1 beat (none for cut)")
+
+
+def _parse_transition(raw: Any) -> Any:
+    if isinstance(raw, str):
+        if raw not in TRANSITIONS:
+            close = difflib.get_close_matches(raw, TRANSITIONS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown transition '{raw}'; one of: {', '.join(TRANSITIONS)}.{hint}")
+        return {"type": raw}
+    return raw
+
+
+TransitionSpec = Annotated[Transition, BeforeValidator(_parse_transition)]
+
+
+class Output(_Model):
+    aspect: Literal["16:9", "9:16", "1:1", "4:5"] = "16:9"
+    height: Literal[720, 1080, 2160] = 1080
+    fps: int = Field(default=30, ge=1, le=120)
+    path: Path | None = Field(default=None, description="default: out/<storyboard name>.mp4 beside it")
+    fit: Literal["cover", "contain", "blur"] = "cover"
+    quality: Literal["draft", "final"] = "final"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height), both even, with the width following from the aspect ratio."""
+        aw, ah = ASPECTS[self.aspect]
+        if aw >= ah:
+            h = self.height
+            w = round(h * aw / ah / 2) * 2
+        else:
+            w = self.height
+            h = round(w * ah / aw / 2) * 2
+        return w, h
+
+
+class Timing(_Model):
+    """How the song's time is cut up. Defaults give bar-aligned cuts over the whole song."""
+
+    start: float = Field(default=0.0, ge=0, description="seconds into the song where the video starts")
+    end: float | None = Field(default=None, gt=0, description="seconds; default the song's end")
+    offset_ms: float = Field(default=0.0, ge=-500, le=500, description="shifts every cut, e.g. +20")
+    cut_on: Literal["beat", "downbeat", "bar"] = Field(
+        default="downbeat", description="grid that shots without an explicit length are cut on")
+    min_shot: LengthSpec | None = None
+    max_shot: LengthSpec | None = None
+    density: dict[str, LengthSpec] = Field(
+        default_factory=dict,
+        description="length of shots without one, by section label ('A', 'B', …) or 'default'")
+
+    @model_validator(mode="after")
+    def _range(self) -> Timing:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        return self
+
+
+class Character(_Model):
+    description: str = Field(min_length=1)
+    references: list[Path] = Field(default_factory=list)
+
+
+class Shot(_Model):
+    id: str
+    prompt: str | None = None
+    length: LengthSpec | Literal["section"] | None = None
+    section: str | None = Field(default=None, description="fill until the end of the named section")
+    characters: list[str] = Field(default_factory=list)
+    transition: TransitionSpec = Transition()
+    generator: str | None = Field(default=None, description="provider[:model] for this shot only")
+    seed: int | None = None
+    negative_prompt: str | None = None
+    camera: str | None = None
+    continue_: Literal["previous"] | None = Field(default=None, alias="continue")
+    footage: Path | None = Field(default=None, description="a clip file or a folder of clips to use")
+    audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
+    if_short: Literal["hold", "slow"] = Field(default="hold", description="when a take is shorter than its slot")
+    take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError(f"'{v}' is not a valid shot id; use letters, digits, '-' and '_'")
+        return v
+
+    @field_validator("length", mode="before")
+    @classmethod
+    def _length(cls, v: Any) -> Any:
+        return v if v in (None, "section") else _parse_length(v)
+
+    @model_validator(mode="after")
+    def _what(self) -> Shot:
+        if not self.prompt and self.footage is None:
+            raise ValueError("a shot needs a 'prompt' (or 'footage: PATH' for your own clip)")
+        if self.length is not None and self.section is not None:
+            raise ValueError("give either 'length' or 'section', not both")
+        return self
+
+
+class Storyboard(_Model):
+    mvpipe: Literal[1] = Field(description="storyboard spec version")
+    title: str = ""
+    song: Path
+    output: Output = Output()
+    timing: Timing = Timing()
+    generator: str = "animatic"
+    style: str = ""
+    characters: dict[str, Character] = Field(default_factory=dict)
+    shots: list[Shot] = Field(min_length=1)
+
+    _source: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross(self) -> Storyboard:
+        seen: set[str] = set()
+        for i, shot in enumerate(self.shots):
+            if shot.id in seen:
+                raise _Located(f"duplicate shot id '{shot.id}'", ("shots", i, "id"))
+            seen.add(shot.id)
+            for j, name in enumerate(shot.characters):
+                if name not in self.characters:
+                    close = difflib.get_close_matches(name, list(self.characters), n=1)
+                    hint = f" Did you mean '{close[0]}'?" if close else (
+                        f" Define it under 'characters:' (known: {', '.join(self.characters) or 'none'}).")
+                    raise _Located(f"unknown character '{name}'.{hint}", ("shots", i, "characters", j))
+            if shot.continue_ and i == 0:
+                raise _Located("the first shot has no previous shot to continue", ("shots", i, "continue"))
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The YAML file this storyboard was loaded from, if any."""
+        return self._source
+
+    def output_path(self) -> Path:
+        """Where the video goes: ``output.path`` or ``out/<name>.mp4`` beside the storyboard."""
+        if self.output.path is not None:
+            return self.output.path
+        base = self._source.parent if self._source else Path.cwd()
+        name = self._source.stem if self._source else "video"
+        return base / "out" / f"{name}.mp4"
+
+    def error(self, message: str, *loc: str | int, hint: str | None = None) -> InputError:
+        """An InputError located at ``loc`` (e.g. ``"shots", 2, "generator"``) in the YAML file."""
+        shot = self.shots[loc[1]].id if len(loc) > 1 and loc[0] == "shots" and isinstance(loc[1], int) else None
+        field = ".".join(str(p) for p in loc[2:]) if shot else ".".join(str(p) for p in loc) or None
+        return InputError(message, file=self._source, line=_line_for(self._lines, loc), shot=shot,
+                          field=field, hint=hint)
+
+
+class _Located(ValueError):
+    """A cross-field error that knows which YAML path it belongs to."""
+
+    def __init__(self, message: str, loc: tuple) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def load(path: Path | str) -> Storyboard:
+    """Read and validate a storyboard; raise :class:`InputError` naming the exact place on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("storyboard file not found.", file=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML: {problem}.", file=path,
+                         line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise InputError("a storyboard is a YAML mapping (keys like 'song:' and 'shots:').", file=path, line=1)
+    lines: dict[tuple, int] = {}
+    _collect_lines(node, (), lines)
+    data = _resolve_paths(data, path.parent)
+    try:
+        board = Storyboard.model_validate(data)
+    except ValidationError as exc:
+        raise _input_error(exc, data, path, lines) from None
+    board._source = path
+    board._lines = lines
+    _check_files(board)
+    return board
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    """Make every path field absolute relative to the storyboard's folder (before validation)."""
+    def fix(p: Any) -> Any:
+        return str((base / p).resolve()) if isinstance(p, str) and p and not Path(p).is_absolute() else p
+
+    data = dict(data)
+    if "song" in data:
+        data["song"] = fix(data["song"])
+    if isinstance(data.get("output"), dict) and "path" in data["output"]:
+        data["output"] = {**data["output"], "path": fix(data["output"]["path"])}
+    if isinstance(data.get("characters"), dict):
+        data["characters"] = {
+            k: ({**v, "references": [fix(r) for r in v.get("references") or []]}
+                if isinstance(v, dict) and isinstance(v.get("references"), list) else v)
+            for k, v in data["characters"].items()}
+    if isinstance(data.get("shots"), list):
+        data["shots"] = [{**s, "footage": fix(s["footage"])} if isinstance(s, dict) and "footage" in s else s
+                         for s in data["shots"]]
+    return data
+
+
+def _check_files(board: Storyboard) -> None:
+    """Files the storyboard names must exist now, not half-way through a paid render."""
+    if not board.song.is_file():
+        raise board.error(f"song file not found: {board.song}.", "song",
+                          hint="Paths are relative to the storyboard file.")
+    for name, ch in board.characters.items():
+        for j, ref in enumerate(ch.references):
+            if not ref.is_file():
+                raise board.error(f"reference image not found: {ref}.", "characters", name, "references", j)
+    for i, shot in enumerate(board.shots):
+        if shot.footage is not None and not shot.footage.exists():
+            raise board.error(f"footage not found: {shot.footage}.", "shots", i, "footage")
+
+
+def _collect_lines(node: yaml.Node, loc: tuple, out: dict[tuple, int]) -> None:
+    out[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            _collect_lines(value, (*loc, k), out)
+            out[(*loc, k)] = key.start_mark.line + 1  # point at the key, not its value
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _collect_lines(item, (*loc, i), out)
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if tuple(loc[:n]) in lines:
+            return lines[tuple(loc[:n])]
+    return None
+
+
+def _yaml_loc(err_loc: tuple, data: Any) -> tuple:
+    """Pydantic's error location without its union/validator tags, with field aliases restored."""
+    out: list[Any] = []
+    cursor = data
+    for part in err_loc:
+        if isinstance(cursor, dict) and part in cursor:
+            out.append(part)
+            cursor = cursor[part]
+        elif isinstance(cursor, dict) and part == "continue_" and "continue" in cursor:
+            out.append("continue")
+            cursor = cursor["continue"]
+        elif isinstance(cursor, list) and isinstance(part, int) and part < len(cursor):
+            out.append(part)
+            cursor = cursor[part]
+        elif isinstance(part, str) and part in _model_fields_all():
+            out.append(part)
+            cursor = None
+    return tuple(out)
+
+
+def _model_fields_all() -> set[str]:
+    names: set[str] = set()
+    for model in (Storyboard, Output, Timing, Character, Shot, Transition, Length):
+        names.update(f.alias or n for n, f in model.model_fields.items())
+    return names
+
+
+_FIELDS_AT = {
+    (): Storyboard, ("output",): Output, ("timing",): Timing, ("characters", "*"): Character,
+    ("shots", "*"): Shot, ("shots", "*", "transition"): Transition,
+}
+
+
+def _input_error(exc: ValidationError, data: dict, path: Path, lines: dict[tuple, int]) -> InputError:
+    err = exc.errors()[0]
+    ctx_err = (err.get("ctx") or {}).get("error")
+    loc = _yaml_loc(tuple(err["loc"]), data)
+    if isinstance(ctx_err, _Located):
+        loc = ctx_err.loc
+    msg = str(ctx_err) if isinstance(ctx_err, Exception) else err["msg"]
+    msg = msg.removeprefix("Value error, ")
+    hint = None
+    if err["type"] == "extra_forbidden":
+        key = err["loc"][-1]
+        parent = tuple("*" if isinstance(p, int) or (len(loc) > 1 and loc[0] == "characters" and i == 1) else p
+                       for i, p in enumerate(loc[:-1]))
+        model = _FIELDS_AT.get(parent)
+        known = sorted(f.alias or n for n, f in model.model_fields.items()) if model else []
+        close = difflib.get_close_matches(str(key), known, n=1)
+        msg = f"unknown key '{key}'."
+        hint = f"Did you mean '{close[0]}'?" if close else (f"Known keys here: {', '.join(known)}." if known else None)
+    elif err["type"] == "missing":
+        msg = f"'{err['loc'][-1]}' is required."
+    elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "mvpipe":
+        msg = f"unsupported spec version {err.get('input')!r}; this mvpipe reads 'mvpipe: {SPEC_VERSION}'."
+    shot = None
+    if len(loc) > 1 and loc[0] == "shots" and isinstance(loc[1], int):
+        raw = data["shots"][loc[1]]
+        shot = raw.get("id") if isinstance(raw, dict) else None
+        shot = str(shot) if shot is not None else f"#{loc[1] + 1}"
+        field = ".".join(str(p) for p in loc[2:]) or None
+    else:
+        field = ".".join(str(p) for p in loc) or None
+    msg = msg if msg.endswith((".", "?", "!")) else msg + "."
+    return InputError(msg, file=path, line=_line_for(lines, loc), shot=shot, field=field,
+                      hint=hint)
