@@ -1,0 +1,1 @@
+"""Turning clip requests into takes: providers, the runner, the journal."""

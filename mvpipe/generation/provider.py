@@ -1,0 +1,175 @@
+"""The provider contract: what a video generator can do (as data), what we ask of it, what it gives back.
+
+No stage branches on a provider's name: the planner reads :class:`Capabilities` to choose clip
+lengths, sizes and how references travel; the runner reads them to decide concurrency and cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from datetime import date
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Capabilities(BaseModel):
+    """One provider model's limits and prices, declared as data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: str
+    model: str
+    durations: list[float] = Field(default_factory=list, description="discrete accepted clip lengths (s)")
+    duration_range: tuple[float, float] | None = Field(
+        default=None, description="(min, max) seconds when any length on a step grid is accepted")
+    duration_step: float = Field(default=1.0, gt=0, description="grid step inside duration_range")
+    sizes: dict[str, str] = Field(default_factory=dict, description="aspect -> native 'WxH' it renders")
+    max_references: int = Field(default=0, description="native reference images per request")
+    references_as: Literal["native", "first_frame", "none"] = Field(
+        default="none", description="how character references travel: natively, or via a first-frame keyframe")
+    first_frame: bool = False
+    last_frame: bool = False
+    native_audio: bool = False
+    price_per_second: float = Field(default=0.0, ge=0, description="USD per generated second")
+    price_by_size: dict[str, float] = Field(default_factory=dict, description="'WxH' -> USD/s overrides")
+    retires: date | None = None
+    key_env: list[str] = Field(default_factory=list, description="environment variables holding the key")
+    local: bool = Field(default=False, description="runs on this machine; costs nothing")
+    concurrency: int = Field(default=4, ge=1, description="jobs in flight at once")
+
+    @property
+    def spec(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+    @property
+    def max_seconds(self) -> float:
+        if self.durations:
+            return max(self.durations)
+        if self.duration_range:
+            return self.duration_range[1]
+        return math.inf
+
+    def covering_seconds(self, seconds: float) -> float:
+        """The shortest clip length this model accepts that is at least ``seconds`` long.
+
+        Callers split anything longer than :attr:`max_seconds` first; past it this returns the max.
+        """
+        if self.durations:
+            fits = [d for d in sorted(self.durations) if d >= seconds - 1e-9]
+            return fits[0] if fits else max(self.durations)
+        if self.duration_range:
+            lo, hi = self.duration_range
+            steps = math.ceil((max(seconds, lo) - lo) / self.duration_step - 1e-9)
+            return min(hi, round(lo + steps * self.duration_step, 6))
+        return seconds
+
+    def price(self, seconds: float, size: str | None = None) -> float:
+        """Estimated USD for ``seconds`` of generated video at ``size`` ('WxH')."""
+        rate = self.price_by_size.get(size or "", self.price_per_second)
+        return round(seconds * rate, 4)
+
+    def native_size(self, aspect: str) -> str | None:
+        return self.sizes.get(aspect)
+
+
+class CharacterRef(BaseModel):
+    """A character as it travels with a request: its name and its reference images."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    references: list[Path] = Field(default_factory=list)
+
+
+class ClipRequest(BaseModel):
+    """Everything that shapes one generated clip. Its :meth:`cache_key` changes iff the clip would."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shot: str
+    shot_number: int = Field(description="1-based position of the shot in the storyboard")
+    part: int = Field(default=0, description="index when a segment longer than the model's max is split")
+    take: int = 1
+    provider: str
+    model: str
+    prompt: str = Field(description="final prompt text: shot prompt, characters, camera, style")
+    negative_prompt: str | None = None
+    seconds: float = Field(description="clip length requested from the provider")
+    width: int
+    height: int
+    aspect: str
+    fps: int
+    characters: list[CharacterRef] = Field(default_factory=list, description="in storyboard order")
+    continue_from: str | None = Field(default=None, description="shot whose last frame is our first frame")
+    footage: Path | None = None
+    seed: int | None = None
+    audio: bool = Field(default=False, description="ask for the clip's own sound")
+
+    @property
+    def references(self) -> list[Path]:
+        """All characters' reference images, flattened in order."""
+        return [ref for ch in self.characters for ref in ch.references]
+
+    def cache_key(self, first_frame: Path | None = None) -> str:
+        """Hash of every input that shapes the clip, reference and first-frame bytes included."""
+        doc = self.model_dump(mode="json", exclude={"shot_number"})
+        doc["characters"] = [[c.name, [_file_digest(p) for p in c.references]] for c in self.characters]
+        doc["footage"] = _file_digest(self.footage) if self.footage and self.footage.is_file() else (
+            str(self.footage) if self.footage else None)
+        doc["first_frame"] = _file_digest(first_frame) if first_frame else None
+        blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+
+class Take(BaseModel):
+    """A clip file produced for one clip request (or the placeholder used when generation failed)."""
+
+    shot: str
+    part: int = 0
+    take: int = 1
+    key: str
+    path: Path
+    seconds: float = Field(description="actual duration of the file")
+    provider: str
+    model: str
+    job_id: str | None = None
+    cost_usd: float = 0.0
+    status: Literal["done", "failed"] = "done"
+    error: str | None = Field(default=None, description="the provider's reason when status is 'failed'")
+
+
+class Provider(ABC):
+    """A video generator. Subclasses declare their models' :class:`Capabilities` as data."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def models(self) -> list[Capabilities]:
+        """Every model this provider offers; the first is the default."""
+
+    def capabilities(self, model: str | None = None) -> Capabilities:
+        """The capabilities of ``model`` (default: the first declared)."""
+        available = self.models()
+        if model is None:
+            return available[0]
+        for caps in available:
+            if caps.model == model:
+                return caps
+        raise KeyError(model)
+
+    @abstractmethod
+    def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
+        """Produce the clip for ``request`` at ``dest`` (complete file, or raise)."""
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,79 @@
+"""Where a project's artifacts live, and how they are written (atomically, always).
+
+A storyboard's workspace is the ``.mvpipe/`` folder beside it: takes, rendered pieces, the
+generation journal and render manifests. Song analyses are content-addressed and shared across
+projects in the user cache (``$MVPIPE_CACHE`` or ``~/.cache/mvpipe``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def user_cache() -> Path:
+    """Cache shared by all projects: ``$MVPIPE_CACHE``, else ``$XDG_CACHE_HOME/mvpipe``."""
+    env = os.environ.get("MVPIPE_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mvpipe"
+
+
+class Workspace:
+    """The ``.mvpipe`` folder of one storyboard (or any folder given explicitly)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def for_storyboard(cls, storyboard_path: Path) -> Workspace:
+        return cls(Path(storyboard_path).resolve().parent / ".mvpipe")
+
+    def _dir(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def takes(self) -> Path:
+        return self._dir("takes")
+
+    @property
+    def pieces(self) -> Path:
+        return self._dir("pieces")
+
+    @property
+    def journal(self) -> Path:
+        return self._dir("journal") / "jobs.sqlite"
+
+    @property
+    def analysis(self) -> Path:
+        return user_cache() / "analysis"
+
+
+@contextlib.contextmanager
+def atomic_path(dest: Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` only if the block succeeds.
+
+    The temp name keeps ``dest``'s extension (FFmpeg picks the container from it), and a crash
+    or error leaves ``dest`` untouched and no stray file behind.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=suffix or dest.suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text_atomic(dest: Path, text: str) -> None:
+    """Write ``text`` to ``dest`` so a reader sees the old file or the whole new one, never half."""
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text, encoding="utf-8")
