@@ -1,11 +1,50 @@
 """Song -> SongAnalysis: tempo, beats, downbeats, meter, sections, energy.
 
-(Contract only for now; the analysis itself is being written.)
+Everything here is numpy/scipy on purpose. librosa's spectral helpers pull in numba-jitted code whose
+cold compile takes ~20 s on a fresh install; the few pieces we need (STFT, mel and chroma filterbanks,
+spectral flux, a dynamic-programming beat tracker) are short enough to own, and owning the tracker
+lets it follow a tempo that changes instead of assuming one global tempo.
+
+The stages:
+
+1. features: log-mel spectral flux (the onset envelope), a low-band flux (kick/bass), chroma, MFCCs;
+2. local tempo: windowed autocorrelation scored by a comb, then a Viterbi path through tempo so the
+   tempo can drift (accelerando) or jump, but not flip octave;
+3. beats: Ellis-style dynamic programming against that local period;
+4. tempo octave: the fastest metrical level whose alternate pulses are still about equally strong
+   in the kick/snare bands (hi-hats don't count), inside a plausible BPM range;
+5. meter and downbeats: per-beat bass-onset and harmonic-change evidence; the meter with the best
+   bar-start contrast, then a Viterbi over bar position so one skipped beat can't shift every bar;
+6. sections: novelty on a bar-level self-similarity matrix, boundaries on downbeats, repeated
+   material labelled by the same letter.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 from pydantic import BaseModel, Field
+
+from mvpipe.ffmpeg import decode_audio
+
+# Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
+ANALYSIS_VERSION = 1
+
+_SR = 22050
+_N_FFT = 1024
+_HOP = 256
+_FPS = _SR / _HOP  # onset-envelope frames per second (~86)
+_CHROMA_N_FFT = 4096
+_CHROMA_HOP = 1024
+_ENERGY_DECIMATE = 4  # `energy` is reported at _HOP * 4 samples (~46 ms)
+_BPM_MIN, _BPM_MAX = 40.0, 240.0
+_BEAT_BPM_RANGE = (60.0, 200.0)  # where a beat level may land after octave resolution
 
 
 class Section(BaseModel):
@@ -29,3 +68,494 @@ class SongAnalysis(BaseModel):
     sections: list[Section]
     energy_hop: float = Field(description="seconds between samples of `energy`")
     energy: list[float] = Field(description="onset-strength curve, normalised to 0..1")
+
+
+def analyze(song: Path, cache_dir: Path | None = None, *,
+            progress: Callable[[str], None] | None = None) -> SongAnalysis:
+    """Analyse ``song`` (any format FFmpeg decodes), reusing ``cache_dir/<sha256>.json`` if present.
+
+    Raises :class:`mvpipe.errors.InputError` when the file is missing or holds no audio.
+    ``progress`` receives one-line messages about slow steps.
+    """
+    song = Path(song)
+    say = progress or (lambda _msg: None)
+    sha = _file_sha256(song) if song.is_file() else ""
+    cache_file = Path(cache_dir) / f"{sha}.json" if cache_dir is not None and sha else None
+    if cache_file is not None:
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            return cached
+    say(f"decoding {song.name}")
+    y = decode_audio(song, _SR)  # raises InputError naming the file when missing or not audio
+    say("analysing beats, bars and sections")
+    result = _analyze_samples(y, sha)
+    if cache_file is not None:
+        _write_cache(cache_file, result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------- cache
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path) -> SongAnalysis | None:
+    """The cached analysis, or None when absent, unreadable or written by another algorithm version."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("analysis_version") != ANALYSIS_VERSION:
+        return None
+    try:
+        return SongAnalysis.model_validate(doc["analysis"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _write_cache(path: Path, result: SongAnalysis) -> None:
+    """Write atomically so a crash or a concurrent reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"analysis_version": ANALYSIS_VERSION, "analysis": result.model_dump(mode="json")}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------------------------- pipeline
+
+
+def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
+    duration = len(y) / _SR
+    feats = _features(y)
+    beat_frames = _track_beats(feats)
+    beats = beat_frames / _FPS
+    if len(beats) >= 2:
+        tempo = float(60.0 / np.median(np.diff(beats)))
+    else:
+        tempo = 0.0
+    meter, downbeat_idx = _downbeats(feats, beat_frames)
+    downbeats = beats[downbeat_idx]
+    sections = _sections(feats, beat_frames, downbeat_idx, duration)
+    energy = _energy_curve(feats)
+    return SongAnalysis(
+        sha256=sha,
+        duration=round(duration, 4),
+        tempo=round(tempo, 2),
+        meter=meter,
+        beats=[round(float(t), 4) for t in beats],
+        downbeats=[round(float(t), 4) for t in downbeats],
+        sections=sections,
+        energy_hop=_HOP * _ENERGY_DECIMATE / _SR,
+        energy=[round(float(v), 4) for v in energy],
+    )
+
+
+# ------------------------------------------------------------------------------------- features
+
+
+class _Features:
+    """Frame-level curves at _FPS (onset, low-band onset, rms) plus chroma/MFCC for bar features."""
+
+    def __init__(self, onset: np.ndarray, onset_low: np.ndarray, onset_mid: np.ndarray,
+                 rms: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray) -> None:
+        self.onset = onset
+        self.onset_low = onset_low
+        self.onset_mid = onset_mid
+        self.rms = rms
+        self.chroma = chroma  # (frames at _FPS, 12)
+        self.mfcc = mfcc  # (frames at _FPS, 12)
+
+
+def _frames(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Centered, zero-padded, Hann-windowed frames: row i is centred on sample i * hop."""
+    pad = n_fft // 2
+    y = np.pad(y.astype(np.float32), (pad, pad + hop))
+    n = 1 + (len(y) - n_fft) // hop
+    view = np.lib.stride_tricks.sliding_window_view(y, n_fft)[::hop][:n]
+    return view * np.hanning(n_fft + 1)[:-1].astype(np.float32)
+
+
+def _power_spectrum(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    import scipy.fft
+
+    spec = scipy.fft.rfft(_frames(y, n_fft, hop), axis=1)
+    return (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+
+
+def _mel_filterbank(n_mels: int, n_fft: int, fmin: float, fmax: float) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular filters evenly spaced on the HTK mel scale, shape (n_fft//2+1, n_mels), and centres."""
+    def to_mel(f: np.ndarray | float) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
+
+    edges_hz = 700.0 * (10 ** (np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2) / 2595.0) - 1.0)
+    freqs = np.linspace(0, _SR / 2, n_fft // 2 + 1)
+    lo, mid, hi = edges_hz[:-2], edges_hz[1:-1], edges_hz[2:]
+    up = (freqs[:, None] - lo) / (mid - lo)
+    down = (hi - freqs[:, None]) / (hi - mid)
+    return np.maximum(0.0, np.minimum(up, down)).astype(np.float32), mid
+
+
+def _chroma_filterbank(n_fft: int) -> np.ndarray:
+    """Map FFT bins between 55 Hz and 2 kHz onto 12 pitch classes with a triangular semitone weight."""
+    freqs = np.linspace(0, _SR / 2, n_fft // 2 + 1)
+    weights = np.zeros((len(freqs), 12), dtype=np.float32)
+    ok = (freqs >= 55.0) & (freqs <= 2000.0)
+    midi = 69.0 + 12.0 * np.log2(freqs[ok] / 440.0)
+    nearest = np.round(midi)
+    weights[np.flatnonzero(ok), nearest.astype(int) % 12] = 1.0 - 2.0 * np.abs(midi - nearest)
+    return weights
+
+
+def _flux(logmel: np.ndarray) -> np.ndarray:
+    """Positive log-spectral difference summed over bands; max-filtered across bands (SuperFlux-like)
+    so vibrato and slides don't read as onsets."""
+    from scipy.ndimage import maximum_filter1d
+
+    ref = maximum_filter1d(logmel, size=3, axis=1)
+    diff = np.maximum(0.0, logmel[2:] - ref[:-2])
+    return np.concatenate([np.zeros(2, dtype=np.float32), diff.mean(axis=1)])
+
+
+def _features(y: np.ndarray) -> _Features:
+    from scipy.fft import dct
+
+    power = _power_spectrum(y, _N_FFT, _HOP)
+    n = power.shape[0]
+    fb, centres = _mel_filterbank(64, _N_FFT, 30.0, 8000.0)
+    mel = power @ fb
+    logmel = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    logmel = np.maximum(logmel, logmel.max() - 80.0)
+    onset = _flux(logmel)
+    onset_low = _flux(logmel[:, centres < 200.0])
+    onset_mid = _flux(logmel[:, centres < 3000.0])
+    rms = np.sqrt(power.sum(axis=1) / (_N_FFT * np.sum(np.hanning(_N_FFT) ** 2) / 2))
+    mfcc = dct(logmel, type=2, norm="ortho", axis=1)[:, 1:13]
+
+    cpow = _power_spectrum(y, _CHROMA_N_FFT, _CHROMA_HOP)
+    chroma = np.log1p(1e3 * (cpow @ _chroma_filterbank(_CHROMA_N_FFT)) / max(cpow.max(), 1e-10))
+    # bring chroma to the onset frame rate so every feature shares one clock
+    src = np.arange(chroma.shape[0]) * (_CHROMA_HOP / _HOP)
+    chroma = np.stack([np.interp(np.arange(n), src, chroma[:, k]) for k in range(12)], axis=1)
+    return _Features(onset, onset_low, onset_mid, rms, chroma, mfcc)
+
+
+def _energy_curve(feats: _Features) -> np.ndarray:
+    """Onset strength weighted by loudness, decimated and normalised to 0..1 for the planner."""
+    rms = feats.rms / max(float(feats.rms.max()), 1e-10)
+    curve = feats.onset * np.sqrt(rms)
+    n = len(curve) // _ENERGY_DECIMATE * _ENERGY_DECIMATE
+    curve = curve[:n].reshape(-1, _ENERGY_DECIMATE).max(axis=1)
+    top = float(np.percentile(curve, 99)) if curve.size else 0.0
+    return np.clip(curve / top, 0.0, 1.0) if top > 0 else np.zeros_like(curve)
+
+
+# ---------------------------------------------------------------------------------- local tempo
+
+_TEMPO_WIN_S = 8.0
+_TEMPO_STEP = 43  # frames between tempogram columns (~0.5 s)
+_BPM_GRID = np.exp(np.arange(np.log(_BPM_MIN), np.log(_BPM_MAX), 0.01))
+
+
+def _tempogram(onset: np.ndarray) -> np.ndarray:
+    """Comb-filtered windowed autocorrelation, shape (columns, len(_BPM_GRID))."""
+    win = int(_TEMPO_WIN_S * _FPS)
+    x = onset - np.convolve(onset, np.ones(win) / win, mode="same")
+    x = np.maximum(x, 0.0)
+    padded = np.pad(x, (win // 2, win // 2 + _TEMPO_STEP))
+    starts = np.arange(0, len(onset), _TEMPO_STEP)
+    windows = np.stack([padded[s:s + win] for s in starts]) * np.hanning(win)
+    nfft = 1 << int(np.ceil(np.log2(2 * win)))
+    spec = np.fft.rfft(windows, nfft, axis=1)
+    acf = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, :win]
+    acf /= np.maximum(acf[:, :1], 1e-10)
+    lags = 60.0 * _FPS / _BPM_GRID
+    score = np.zeros((len(starts), len(_BPM_GRID)))
+    for k, w in ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25)):
+        lk = np.minimum(lags * k, win - 2)
+        lo = np.floor(lk).astype(int)
+        frac = lk - lo
+        score += w * ((1 - frac) * acf[:, lo] + frac * acf[:, lo + 1])
+    return score
+
+
+def _tempo_path(tgram: np.ndarray, centre_bpm: float) -> np.ndarray:
+    """Viterbi path through tempo (BPM per column) within a factor 1.6 of ``centre_bpm``: smooth
+    changes are cheap, jumps cost, octave flips are impossible."""
+    allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(1.6)
+    grid = _BPM_GRID[allowed]
+    obs = tgram[:, allowed]
+    obs = obs / np.maximum(obs.max(axis=1, keepdims=True), 1e-10)
+    d = np.abs(np.log(grid[:, None] / grid[None, :])) / 0.01  # distance in grid steps
+    trans = -0.02 * d - 2.0 * (d > 3)  # small drift free-ish, larger jumps cost a constant
+    score = obs[0].copy()
+    back = np.zeros(obs.shape, dtype=int)
+    for i in range(1, len(obs)):
+        cand = score[None, :] + trans
+        back[i] = cand.argmax(axis=1)
+        score = cand.max(axis=1) + obs[i]
+    path = np.empty(len(obs), dtype=int)
+    path[-1] = int(score.argmax())
+    for i in range(len(obs) - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return grid[path]
+
+
+# ---------------------------------------------------------------------------------------- beats
+
+
+def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -> np.ndarray:
+    """Dynamic-programming beat tracker (Ellis 2007) with a per-frame period in frames.
+
+    Frames are solved in blocks no longer than the shortest allowed beat gap, so every predecessor
+    of a block is already final and each block is one vectorised numpy step.
+    """
+    n = len(onset)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    local = onset / max(float(onset.std()), 1e-10)
+    lo_gap = np.maximum(1, np.round(period / 2)).astype(int)
+    hi_gap = np.round(2 * period).astype(int)
+    offsets = np.arange(int(lo_gap.min()), int(hi_gap.max()) + 1)
+    with np.errstate(divide="ignore"):
+        pen = -tightness * np.log(offsets[None, :] / period[:, None]) ** 2
+    pen[(offsets[None, :] < lo_gap[:, None]) | (offsets[None, :] > hi_gap[:, None])] = -np.inf
+    cum = np.zeros(n)
+    back = np.full(n, -1)
+    block = int(lo_gap.min())
+    for t0 in range(0, n, block):
+        t = np.arange(t0, min(t0 + block, n))
+        prev = t[:, None] - offsets[None, :]
+        cand = np.where(prev >= 0, cum[np.maximum(prev, 0)], -np.inf) + pen[t]
+        best = cand.argmax(axis=1)
+        best_val = cand[np.arange(len(t)), best]
+        # a chain may only start within the first two beats of the song
+        start_ok = t < hi_gap[t]
+        take = np.isfinite(best_val) & ~(start_ok & (best_val < 0))
+        cum[t] = local[t] + np.where(take, best_val, 0.0)
+        back[t] = np.where(take, prev[np.arange(len(t)), best], -1)
+    tail = int(np.ceil(period[-1]))
+    last = n - tail + int(np.argmax(cum[n - tail:])) if n > tail else int(np.argmax(cum))
+    beats = [last]
+    while back[beats[-1]] >= 0:
+        beats.append(int(back[beats[-1]]))
+    return np.array(beats[::-1])
+
+
+def _track_beats(feats: _Features) -> np.ndarray:
+    onset = feats.onset
+    if len(onset) < int(2 * _FPS) or onset.max() <= 0:
+        return np.zeros(0, dtype=int)
+    tgram = _tempogram(onset)
+    peak_bpm = float(_BPM_GRID[int(np.argmax(tgram.mean(axis=0)))])
+    bpm_cols = _tempo_path(tgram, peak_bpm)
+    cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
+    bpm = np.interp(np.arange(len(onset)), cols, bpm_cols)
+    smooth = _smooth(onset, 2.0)
+    beats = _dp_beats(smooth, 60.0 * _FPS / bpm)
+    beats = _resolve_octave(feats, smooth, bpm, beats)
+    return _trim_silence(feats, beats)
+
+
+def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(x, sigma)
+
+
+def _pulse_strength(curve: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The curve's max within +-2 frames of each frame position."""
+    idx = np.clip(frames[:, None] + np.arange(-2, 3)[None, :], 0, len(curve) - 1)
+    return curve[idx].max(axis=1)
+
+
+def _alternation(strength: np.ndarray) -> float:
+    """How much weaker the weaker of the two alternating pulse trains is (1 = equal, 0 = absent)."""
+    even, odd = float(np.mean(strength[0::2])), float(np.mean(strength[1::2]))
+    return min(even, odd) / max(even, odd, 1e-10)
+
+
+def _resolve_octave(feats: _Features, onset: np.ndarray, bpm: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Pick the beat level: the fastest in range whose alternate pulses are both real accents.
+
+    Tested on the kick/snare band (below 3 kHz), so eighth-note hi-hats never double the tempo,
+    while a backbeat (kick, snare, kick, snare) keeps the faster level.
+    """
+    if len(beats) < 8:
+        return beats
+    mid = feats.onset_mid
+    bpm_here = float(np.median(60.0 * _FPS / np.diff(beats)))
+    # try doubling: midpoints between beats
+    half_points = ((beats[:-1] + beats[1:]) // 2)
+    merged = np.sort(np.concatenate([beats, half_points]))
+    if bpm_here * 2 <= _BEAT_BPM_RANGE[1] and (
+            _alternation(_pulse_strength(mid, merged)) > 0.6 or bpm_here < _BEAT_BPM_RANGE[0]):
+        return _dp_beats(onset, 60.0 * _FPS / (2 * bpm))
+    # try halving: every other beat
+    if bpm_here / 2 >= _BEAT_BPM_RANGE[0] and (
+            _alternation(_pulse_strength(mid, beats)) < 0.45 or bpm_here > _BEAT_BPM_RANGE[1]):
+        strength = _pulse_strength(mid, beats)
+        phase = 0 if strength[0::2].mean() >= strength[1::2].mean() else 1
+        return beats[phase::2]
+    return beats
+
+
+def _trim_silence(feats: _Features, beats: np.ndarray) -> np.ndarray:
+    """Drop beats before the first and after the last audible sound (digital silence or noise floor).
+    Quiet intros are kept: the threshold is 50 dB under the loudest frame."""
+    if len(beats) == 0:
+        return beats
+    loud = np.flatnonzero(feats.rms > feats.rms.max() * 10 ** (-50 / 20))
+    first, last = loud[0] - int(0.1 * _FPS), loud[-1] + int(0.1 * _FPS)
+    return beats[(beats >= first) & (beats <= last)]
+
+
+# ------------------------------------------------------------------------------- meter, downbeats
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / max(float(x.std()), 1e-10)
+
+
+def _beat_chroma(feats: _Features, beats: np.ndarray) -> np.ndarray:
+    """Mean chroma over each beat interval, unit-normalised, shape (len(beats), 12)."""
+    ends = np.append(beats[1:], min(len(feats.onset), beats[-1] + int(np.median(np.diff(beats)))))
+    sums = np.cumsum(np.vstack([np.zeros((1, 12)), feats.chroma]), axis=0)
+    means = (sums[ends] - sums[beats]) / np.maximum(ends - beats, 1)[:, None]
+    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-10)
+
+
+def _downbeat_evidence(feats: _Features, beats: np.ndarray) -> np.ndarray:
+    """Per-beat evidence that a bar starts here: bass onset plus harmonic change."""
+    low = _pulse_strength(feats.onset_low, beats)
+    chroma = _beat_chroma(feats, beats)
+    change = np.concatenate([[0.0], 1.0 - np.sum(chroma[1:] * chroma[:-1], axis=1)])
+    return _zscore(low) + _zscore(change)
+
+
+def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[int, np.ndarray]:
+    """(meter, indices into ``beats`` of the downbeats)."""
+    if len(beats) < 8:
+        return 4, np.arange(0, len(beats), 4)
+    evidence = _downbeat_evidence(feats, beats)
+    contrast = {}
+    for m in (2, 3, 4):
+        per_phase = [evidence[p::m].mean() - np.delete(evidence, np.arange(p, len(evidence), m)).mean()
+                     for p in range(m)]
+        contrast[m] = max(per_phase)
+    meter = max(contrast, key=lambda m: contrast[m] * (1.1 if m == 4 else 1.0))
+    return meter, _bar_positions(evidence, meter)
+
+
+def _bar_positions(evidence: np.ndarray, meter: int) -> np.ndarray:
+    """Viterbi over position-in-bar: advance one position per beat; a rare re-sync costs 4 units."""
+    n = len(evidence)
+    score = np.where(np.arange(meter) == 0, evidence[0], 0.0)
+    back = np.zeros((n, meter), dtype=int)
+    for i in range(1, n):
+        advance = np.roll(score, 1)  # state k comes from k-1
+        resync = score.max() - 4.0
+        back[i] = np.where(advance >= resync, (np.arange(meter) - 1) % meter, int(score.argmax()))
+        score = np.maximum(advance, resync) + np.where(np.arange(meter) == 0, evidence[i], 0.0)
+    pos = np.empty(n, dtype=int)
+    pos[-1] = int(score.argmax())
+    for i in range(n - 1, 0, -1):
+        pos[i - 1] = back[i, pos[i]]
+    return np.flatnonzero(pos == 0)
+
+
+# ------------------------------------------------------------------------------------- sections
+
+
+def _bar_features(feats: _Features, bar_frames: np.ndarray) -> np.ndarray:
+    """Per-bar mean chroma, MFCC and loudness, each group standardised, shape (bars, 37)."""
+    def bar_mean(x: np.ndarray) -> np.ndarray:
+        sums = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+        return (sums[bar_frames[1:]] - sums[bar_frames[:-1]]) / np.maximum(np.diff(bar_frames), 1)[:, None]
+
+    chroma = bar_mean(feats.chroma)
+    chroma /= np.maximum(np.linalg.norm(chroma, axis=1, keepdims=True), 1e-10)
+    mfcc = bar_mean(feats.mfcc)
+    mfcc = (mfcc - mfcc.mean(axis=0)) / np.maximum(mfcc.std(axis=0), 1e-10)
+    loud = np.log(bar_mean(feats.rms[:, None]) + 1e-6)
+    loud = (loud - loud.mean()) / max(float(loud.std()), 1e-10)
+    return np.hstack([2.0 * chroma * np.sqrt(12), mfcc, 2.0 * loud])
+
+
+def _self_similarity(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=0)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-10)
+    return x @ x.T
+
+
+def _novelty(ssm: np.ndarray, half: int) -> np.ndarray:
+    """Foote checkerboard novelty along the diagonal with a Gaussian-tapered kernel."""
+    idx = np.arange(-half, half)
+    taper = np.exp(-((idx + 0.5) / half) ** 2 * 2.0)
+    kernel = np.outer(taper, taper) * np.sign(idx + 0.5)[:, None] * np.sign(idx + 0.5)[None, :]
+    n = len(ssm)
+    padded = np.pad(ssm, half, mode="edge")
+    return np.array([np.sum(padded[i:i + 2 * half, i:i + 2 * half] * kernel) for i in range(n)])
+
+
+def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
+              duration: float) -> list[Section]:
+    if len(downbeat_idx) < 6:
+        return [Section(start=0.0, end=round(duration, 4), label="A", energy=1.0)]
+    bar_frames = np.append(beats[downbeat_idx], len(feats.onset) - 1)
+    x = _bar_features(feats, bar_frames)
+    ssm = _self_similarity(x)
+    nov = _novelty(ssm, 4)
+    nov = nov / max(float(nov.max()), 1e-10)
+    peaks = [i for i in range(2, len(nov) - 1)
+             if nov[i] == nov[max(0, i - 3):i + 4].max() and nov[i] > 0.3]
+    cuts = [0, *peaks, len(bar_frames) - 1]
+    times = [0.0, *(float(bar_frames[i] / _FPS) for i in cuts[1:-1]), duration]
+    labels = _label_segments(ssm, cuts)
+    rms = feats.rms
+    energies = []
+    for a, b in zip(times[:-1], times[1:], strict=True):
+        seg = rms[int(a * _FPS):max(int(b * _FPS), int(a * _FPS) + 1)]
+        energies.append(float(np.sqrt(np.mean(seg ** 2))) if seg.size else 0.0)
+    top = max(max(energies), 1e-10)
+    return [Section(start=round(a, 4), end=round(b, 4), label=lab, energy=round(e / top, 4))
+            for a, b, lab, e in zip(times[:-1], times[1:], labels, energies, strict=True)]
+
+
+def _segment_similarity(ssm: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Mean bar-to-bar similarity of two segments aligned at their starts (the shorter's length)."""
+    n = min(a[1] - a[0], b[1] - b[0])
+    return float(np.mean([ssm[a[0] + k, b[0] + k] for k in range(n)]))
+
+
+def _label_segments(ssm: np.ndarray, cuts: list[int]) -> list[str]:
+    """Letter per segment: a segment that matches an earlier one closely reuses its letter; a looser
+    match is a variation (A'); anything else gets the next new letter."""
+    segs = list(zip(cuts[:-1], cuts[1:], strict=True))
+    labels: list[str] = []
+    next_letter = 0
+    for i, seg in enumerate(segs):
+        best, best_sim = None, -1.0
+        for j in range(i):
+            sim = _segment_similarity(ssm, seg, segs[j])
+            if sim > best_sim:
+                best, best_sim = j, sim
+        if best is not None and best_sim > 0.8:
+            labels.append(labels[best])
+        elif best is not None and best_sim > 0.6:
+            labels.append(labels[best].rstrip("'") + "'")
+        else:
+            labels.append(chr(ord("A") + next_letter % 26))
+            next_letter += 1
+    return labels
