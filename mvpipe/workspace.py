@@ -8,6 +8,7 @@ projects in the user cache (``$MVPIPE_CACHE`` or ``~/.cache/mvpipe``).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -52,6 +53,18 @@ class Workspace:
     @property
     def analysis(self) -> Path:
         return user_cache() / "analysis"
+
+    def take_numbers(self) -> dict[str, int]:
+        """Shot id -> take number set by ``--retake`` (kept, so later renders stay on the new take)."""
+        path = self.root / "takes.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def bump_take(self, shot: str, current: int = 1) -> int:
+        """Ask for a new take of ``shot``: one past its recorded take (or ``current``). Returns it."""
+        numbers = self.take_numbers()
+        numbers[shot] = numbers.get(shot, current) + 1
+        write_text_atomic(self.root / "takes.json", json.dumps(numbers, indent=2, sort_keys=True))
+        return numbers[shot]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,194 @@
+"""The command line: parses, calls the stages in order, prints. No logic of its own beyond wiring.
+
+Exit status: 0 done, 2 bad input, 1 anything else. ``--json`` puts one JSON document on stdout
+and nothing else there; progress and warnings always go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mvpipe import __version__
+from mvpipe.errors import InputError, MvpipeError
+from mvpipe.storyboard import Storyboard
+from mvpipe.workspace import Workspace
+
+_T0 = time.monotonic()
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mvpipe", description="Song + storyboard -> beat-cut music video.")
+    p.add_argument("--version", action="version", version=f"mvpipe {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser("analyze", help="tempo, beats, downbeats, meter and sections of a song")
+    a.add_argument("song", type=Path)
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
+    a.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the analysis to a PNG")
+
+    pl = sub.add_parser("plan", help="the cut list, requested clip lengths and estimated cost")
+    pl.add_argument("storyboard", type=Path)
+    pl.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    pl.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the song with the planned cuts")
+    pl.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
+
+    r = sub.add_parser("render", help="generate every shot's take and assemble the video")
+    r.add_argument("storyboard", type=Path)
+    r.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="where to write the video")
+    r.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
+    r.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the estimate is higher")
+    r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"mvpipe: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except MvpipeError as exc:
+        print(f"mvpipe: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what broke, exit 1
+        if os.environ.get("MVPIPE_DEBUG"):
+            traceback.print_exc()
+        print(f"mvpipe: internal error: {type(exc).__name__}: {exc} (set MVPIPE_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+def _analyze(song: Path, progress: Callable[[str], None] | None):
+    from mvpipe.analysis import analyze
+
+    if progress:
+        progress(f"analysing {song.name}")
+    return analyze(song, Workspace(Path(".")).analysis, progress=progress)
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    result = _analyze(args.song, _progress)
+    if args.plot:
+        from mvpipe.plot import plot_analysis
+
+        plot_analysis(result, args.song, args.plot)
+        _progress(f"plot written to {args.plot}")
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(f"{args.song.name}: {result.duration:.2f}s, {result.tempo:.1f} BPM, {result.meter}/4, "
+              f"{len(result.beats)} beats, {len(result.downbeats)} bars")
+        for sec in result.sections:
+            print(f"  {sec.start:7.2f}–{sec.end:7.2f}s  {sec.label:<4} energy {sec.energy:.2f}")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> Storyboard:
+    from mvpipe.storyboard import load
+
+    board = load(args.storyboard)
+    overrides: dict = {}
+    if getattr(args, "generator", None):
+        overrides["generator"] = args.generator
+        overrides["shots"] = [s.model_copy(update={"generator": None}) for s in board.shots]
+    if getattr(args, "output", None):
+        overrides["output"] = board.output.model_copy(update={"path": args.output.resolve()})
+    if overrides:
+        copy = board.model_copy(update=overrides)
+        copy._source, copy._lines = board._source, board._lines
+        board = copy
+    return board
+
+
+def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_numbers: dict[str, int] | None = None):
+    """Resolve every generator the storyboard names, analyse the song and plan, in that order:
+    a typo in a generator fails before any analysis runs."""
+    from mvpipe.generation.providers import UnknownGenerator, resolve
+    from mvpipe.planner import generator_specs, plan
+
+    capabilities = {}
+    for spec, shots in generator_specs(board).items():
+        try:
+            capabilities[spec] = resolve(spec)[1]
+        except UnknownGenerator as exc:
+            first = board.shots[shots[0]]
+            loc = ("shots", shots[0], "generator") if first.generator else ("generator",)
+            raise board.error(str(exc), *loc) from None
+    analysis = _analyze(board.song, progress)
+    result = plan(board, analysis, capabilities, take_numbers=take_numbers)
+    for warning in result.warnings:
+        _progress(f"warning: {warning}")
+    return analysis, result
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    board = _load(args)
+    analysis, result = _plan(board, _progress, Workspace.for_storyboard(args.storyboard).take_numbers())
+    if args.plot:
+        from mvpipe.plot import plot_analysis
+
+        plot_analysis(analysis, board.song, args.plot, cuts=[s.start for s in result.segments])
+        _progress(f"plot written to {args.plot}")
+    if args.json:
+        print(result.model_dump_json(indent=2))
+        return 0
+    print(f"{result.title or args.storyboard.stem}: {len(result.segments)} segments, "
+          f"{result.frames} frames at {result.fps} fps ({result.screen_seconds:.2f}s), {result.width}x{result.height}")
+    print(f"  {'shot':<16}{'start':>8}{'end':>8}{'frames':>8}  {'transition':<14}{'paid s':>8}{'est $':>8}  generator")
+    for s in result.segments:
+        name = s.shot + (f"#{s.part + 1}" if s.part else "")
+        print(f"  {name:<16}{s.start:8.2f}{s.end:8.2f}{s.frames:8d}  {s.transition:<14}"
+              f"{s.requested_seconds:8.2f}{s.estimated_cost_usd:8.2f}  {s.generator}")
+    print(f"paid seconds {result.paid_seconds:.2f} for {result.screen_seconds:.2f}s on screen; "
+          f"estimated cost ${result.estimated_cost_usd:.2f}")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from mvpipe.assembly import assemble
+    from mvpipe.generation.runner import generate
+
+    board = _load(args)
+    workspace = Workspace.for_storyboard(args.storyboard)
+    for shot in args.retake:
+        if shot not in {s.id for s in board.shots}:
+            raise InputError(f"no shot '{shot}' to retake.", file=args.storyboard, field="--retake")
+        _progress(f"shot '{shot}': asking for take {workspace.bump_take(shot)}")
+    _, result = _plan(board, _progress, workspace.take_numbers())
+    _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
+              f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
+    if args.max_cost is not None and result.estimated_cost_usd > args.max_cost:
+        raise InputError(f"the estimate ${result.estimated_cost_usd:.2f} is over --max-cost ${args.max_cost:.2f}; "
+                         "nothing was submitted.", file=args.storyboard,
+                         hint="Raise --max-cost, shorten shots, or use a cheaper generator.")
+    takes = generate(result, workspace, progress=_progress)
+    out = result.output
+    assemble(result, takes, workspace, out, progress=_progress)
+    _progress(f"done: {out}")
+    print(out)
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "analyze": _cmd_analyze,
+    "plan": _cmd_plan,
+    "render": _cmd_render,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
