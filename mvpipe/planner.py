@@ -393,19 +393,42 @@ def _split(grid: _Grid, caps: Capabilities, a: int, b: int, head: int, tail: int
            start: float) -> list[int]:
     """Frame bounds of the parts of a segment, each within the model's longest clip.
 
-    Inner cuts go to the beat nearest an even split when that keeps every part short enough.
+    Inner cuts go on beats, choosing the split that pays for the fewest seconds (then the fewest
+    parts, then the most even); only if the beats are too sparse are the parts cut evenly.
     """
     limit = math.floor(caps.max_seconds * fps + 1e-6) if math.isfinite(caps.max_seconds) else None
     if limit is None or head + (b - a) + tail <= limit:
         return [a, b]
-    n = math.ceil((head + (b - a) + tail) / limit)
-    while True:
-        even = [a + round((b - a) * k / n) for k in range(n + 1)]
-        snapped = [even[0]] + [round((grid.time(round(grid.index(start + f / fps))) - start) * fps)
-                               for f in even[1:-1]] + [even[-1]]
-        for bounds in (snapped, even):
-            needs = [bounds[k + 1] - bounds[k] + (head if k == 0 else 0) + (tail if k == n - 1 else 0)
-                     for k in range(n)]
-            if all(0 < need <= limit for need in needs) and bounds == sorted(set(bounds)):
+    first, last = math.ceil(grid.index(start + a / fps)), math.floor(grid.index(start + b / fps))
+    beat_frames = sorted({round((grid.time(x) - start) * fps) for x in range(first, last + 1)} - {a, b})
+    points = [a, *[f for f in beat_frames if a < f < b], b]
+
+    def need(i: int, j: int) -> int:
+        return points[j] - points[i] + (head if i == 0 else 0) + (tail if j == len(points) - 1 else 0)
+
+    best: list[tuple[float, int, int] | None] = [(0.0, 0, 0)] + [None] * (len(points) - 1)
+    prev = [0] * len(points)
+    for j in range(1, len(points)):
+        for i in range(j - 1, -1, -1):
+            n = need(i, j)
+            if n > limit:
+                break
+            if best[i] is None:
+                continue
+            paid, parts, widest = best[i]
+            cand = (paid + caps.covering_seconds(n / fps), parts + 1, max(widest, n))
+            if best[j] is None or cand < best[j]:
+                best[j], prev[j] = cand, i
+    if best[-1] is None:
+        n = math.ceil((head + (b - a) + tail) / limit)
+        while True:
+            bounds = [a + round((b - a) * k / n) for k in range(n + 1)]
+            if all(need_ <= limit for need_ in [bounds[k + 1] - bounds[k] + (head if k == 0 else 0)
+                                                 + (tail if k == n - 1 else 0) for k in range(n)]):
                 return bounds
-        n += 1
+            n += 1
+    bounds, j = [b], len(points) - 1
+    while j:
+        j = prev[j]
+        bounds.append(points[j])
+    return bounds[::-1]

@@ -1,0 +1,213 @@
+"""The planner: cuts on the frame nearest their beat, the cut vocabulary, duration grids and cost."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import grid_analysis
+
+from mvpipe.errors import InputError
+from mvpipe.generation.provider import Capabilities
+from mvpipe.generation.providers import resolve
+from mvpipe.planner import Plan, final_prompt, generator_specs, plan
+from mvpipe.storyboard import load
+
+HEAD = """\
+mvpipe: 1
+song: song.wav
+output: {fps: 30, height: 720}
+style: neon noir
+characters:
+  mara: {description: woman with a silver bob}
+"""
+
+SORA = Capabilities(provider="sora", model="like", durations=[4, 8, 12], price_per_second=0.10)
+VEO = Capabilities(provider="veo", model="like", durations=[4, 6, 8], price_per_second=0.40)
+KLING = Capabilities(provider="kling", model="like", durations=[5, 10], price_per_second=0.07)
+RUNWAY = Capabilities(provider="runway", model="like", duration_range=(2, 10), duration_step=1,
+                      price_per_second=0.05, price_by_size={"1280x720": 0.05}, sizes={"16:9": "1280x720"})
+
+
+def _plan(write_board, shots: str, analysis=None, timing: str = "", caps: Capabilities | None = None,
+          head: str = HEAD) -> Plan:
+    board = load(write_board(head + timing + "shots:\n" + shots))
+    capabilities = {spec: caps or resolve(spec)[1] for spec in generator_specs(board)}
+    return plan(board, analysis or grid_analysis(), capabilities)
+
+
+def _cut_times(p: Plan) -> list[float]:
+    return [s.start for s in p.segments] + [p.song_end]
+
+
+def test_lengths_in_bars_beats_and_seconds(write_board) -> None:
+    p = _plan(write_board, """\
+  - {id: a, length: 2 bars, prompt: x}
+  - {id: b, length: 3 beats, prompt: x}
+  - {id: c, length: 1.5s, prompt: x}
+  - {id: d, prompt: x}
+""")
+    assert [(s.start_frame, s.end_frame) for s in p.segments] == [(0, 120), (120, 165), (165, 210), (210, 1800)]
+    assert p.frames == 1800 and p.segments[-1].end_frame == p.frames
+
+
+def test_cuts_land_on_the_frame_nearest_their_beat_without_drift(write_board) -> None:
+    bpm = 117.3  # a beat is 15.345 frames at 30 fps: naive accumulation would drift
+    analysis = grid_analysis(bpm=bpm, duration=120.0, first_beat=0.0)
+    shots = "".join(f"  - {{id: s{i}, length: 1 beat, prompt: x}}\n" for i in range(200))
+    p = _plan(write_board, shots + "  - {id: last, prompt: x}\n", analysis)
+    for i, seg in enumerate(p.segments[1:], start=1):
+        assert seg.start_frame == round(analysis.beats[i] * 30)
+    assert p.frames == 3600
+
+
+def test_shots_without_length_share_the_rest_on_downbeats(write_board) -> None:
+    p = _plan(write_board, """\
+  - {id: a, length: 4 bars, prompt: x}
+  - {id: b, prompt: x}
+  - {id: c, prompt: x}
+  - {id: d, prompt: x}
+""")
+    bar = 2.0
+    for t in _cut_times(p)[1:-1]:
+        assert t / bar == pytest.approx(round(t / bar))
+    assert _cut_times(p) == [0.0, 8.0, 26.0, 44.0, 60.0]
+
+
+def test_cut_on_beat(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, prompt: x}\n  - {id: b, prompt: x}\n  - {id: c, prompt: x}\n",
+              grid_analysis(duration=10.0), timing="timing: {cut_on: beat}\n")
+    assert _cut_times(p) == [0.0, 3.5, 7.0, 10.0]
+
+
+def test_pickup_before_first_downbeat_is_folded_into_the_first_shot(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, length: 1 bar, prompt: x}\n  - {id: b, prompt: x}\n",
+              grid_analysis(first_beat=0.75, duration=20.0))
+    assert p.segments[0].start_frame == 0
+    assert p.segments[1].start_frame in (82, 83)  # 2.75 s is half-way between two frames
+
+
+def test_section_fills_a_named_section_and_auto_shots_fill_up_to_it(write_board) -> None:
+    analysis = grid_analysis(duration=48.0, sections=[(0, 16, "A"), (16, 32, "B"), (32, 48, "A'")])
+    p = _plan(write_board, """\
+  - {id: a, prompt: x}
+  - {id: b, prompt: x}
+  - {id: chorus, section: B, prompt: x}
+  - {id: c, length: 2 bars, prompt: x}
+  - {id: last, section: A, prompt: x}
+""", analysis)
+    assert _cut_times(p) == [0.0, 8.0, 16.0, 32.0, 36.0, 48.0]
+
+
+def test_section_next_runs_to_the_next_boundary(write_board) -> None:
+    analysis = grid_analysis(duration=40.0, sections=[(0, 12, "A"), (12, 28, "B"), (28, 40, "C")])
+    p = _plan(write_board, "  - {id: a, length: 1 bar, prompt: x}\n  - {id: b, section: next, prompt: x}\n"
+                           "  - {id: c, prompt: x}\n", analysis)
+    assert _cut_times(p) == [0.0, 2.0, 28.0, 40.0]
+
+
+def test_unknown_section_is_an_error_listing_the_song_sections(write_board) -> None:
+    analysis = grid_analysis(sections=[(0, 30, "A"), (30, 60, "B")])
+    with pytest.raises(InputError, match="no section 'C'") as info:
+        _plan(write_board, "  - {id: a, section: C, prompt: x}\n", analysis)
+    assert info.value.shot == "a" and "A, B" in str(info.value)
+
+
+def test_density_per_section(write_board) -> None:
+    analysis = grid_analysis(duration=32.0, sections=[(0, 16, "A"), (16, 32, "B")])
+    shots = "".join(f"  - {{id: s{i}, prompt: x}}\n" for i in range(12))
+    p = _plan(write_board, shots, analysis, timing="timing:\n  density: {A: 2 bars, B: 1 bar}\n")
+    assert _cut_times(p) == [0, 4, 8, 12, 16, 18, 20, 22, 24, 26, 28, 30, 32]
+
+
+def test_min_and_max_shot(write_board) -> None:
+    shots = "  - {id: a, length: 1 beat, prompt: x}\n  - {id: b, prompt: x}\n"
+    with pytest.raises(InputError, match="less than timing.min_shot") as info:
+        _plan(write_board, shots, timing="timing: {min_shot: 1 bar}\n")
+    assert info.value.shot == "a"
+    with pytest.raises(InputError, match="more than timing.max_shot") as info:
+        _plan(write_board, shots, timing="timing: {max_shot: 8 bars}\n")
+    assert info.value.shot == "b"
+
+
+def test_offset_shifts_cuts_but_not_the_range(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, prompt: x}\n",
+              timing="timing: {offset_ms: 100}\n")
+    assert p.segments[1].start_frame == 123 and p.frames == 1800
+
+
+def test_range_start_and_end(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, prompt: x}\n",
+              timing="timing: {start: 10.0, end: 30.0}\n")
+    assert p.frames == 600 and p.song_start == 10.0 and p.song_end == 30.0
+    assert p.segments[1].start_frame == 120
+
+
+def test_more_time_than_the_song_has_is_an_error(write_board) -> None:
+    with pytest.raises(InputError, match="need 64.0s but the song range is only 60.0s"):
+        _plan(write_board, "  - {id: a, length: 16 bars, prompt: x}\n  - {id: b, length: 16 bars, prompt: x}\n")
+    with pytest.raises(InputError, match="timing.end is 90.00s"):
+        _plan(write_board, "  - {id: a, prompt: x}\n", timing="timing: {end: 90}\n")
+
+
+def test_fewer_shots_than_song_hold_the_last_one_with_a_warning(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, length: 2 bars, prompt: x}\n")
+    assert p.segments[-1].end_frame == p.frames
+    assert any("holds to the song range's end" in w for w in p.warnings)
+
+
+def test_transitions_are_centred_on_the_cut(write_board) -> None:
+    p = _plan(write_board, """\
+  - {id: a, length: 2 bars, prompt: x, transition: fade-black}
+  - {id: b, length: 2 bars, prompt: x, transition: crossfade}
+  - {id: c, prompt: x, transition: {type: wipe-left, length: 0.25s}}
+""")
+    a, b, c = p.segments
+    assert (a.transition, a.transition_frames, a.head_frames) == ("fade-black", 15, 0)
+    assert (b.transition_frames, b.head_frames, a.tail_frames) == (15, 7, 8)
+    assert (c.transition_frames, c.head_frames, b.tail_frames, c.tail_frames) == (8, 4, 4, 0)
+    assert b.requested_seconds == pytest.approx((7 + 120 + 4) / 30)
+
+
+@pytest.mark.parametrize(("caps", "length", "asked"), [
+    (SORA, "3.5s", [4]), (SORA, "5s", [8]), (SORA, "11.9s", [12]), (SORA, "20s", [8, 12]),
+    (VEO, "4.5s", [6]), (VEO, "7s", [8]), (VEO, "14s", [6, 8]),
+    (KLING, "4s", [5]), (KLING, "6s", [10]), (KLING, "18s", [10, 10]),
+    (RUNWAY, "1.2s", [2]), (RUNWAY, "3.2s", [4]), (RUNWAY, "10s", [10]), (RUNWAY, "16s", [8, 8]),
+])
+def test_duration_grids_ask_for_the_shortest_covering_clip(write_board, caps, length, asked) -> None:
+    p = _plan(write_board, f"  - {{id: a, length: {length}, prompt: x}}\n  - {{id: b, length: 1 beat, prompt: x}}\n",
+              grid_analysis(bpm=60.0, duration=200.0), caps=caps, timing="timing: {end: %s}\n"
+              % (float(length[:-1]) + 1.0))
+    first = [s for s in p.segments if s.shot == "a"]
+    assert sorted(s.requested_seconds for s in first) == sorted(asked)
+    assert all(s.requested_seconds * 30 >= s.frames + s.head_frames + s.tail_frames for s in first)
+
+
+def test_paid_seconds_and_cost(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, length: 3s, prompt: x}\n  - {id: b, length: 5s, prompt: x}\n",
+              grid_analysis(bpm=60.0, duration=8.0), caps=SORA)
+    assert [s.requested_seconds for s in p.segments] == [4, 8]
+    assert p.paid_seconds == 12 and p.screen_seconds == 8
+    assert p.estimated_cost_usd == pytest.approx(1.20)
+    assert [s.estimated_cost_usd for s in p.segments] == [pytest.approx(0.4), pytest.approx(0.8)]
+
+
+def test_split_parts_are_cut_on_beats(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, prompt: x}\n", grid_analysis(bpm=100.0, duration=30.0), caps=KLING)
+    parts = [s for s in p.segments if s.shot == "a"]
+    # 30 s in 10 s clips: no 3-way split lands on beats (0.6 s), so 4 parts on beats, paying 35 s
+    assert [s.part for s in parts] == [0, 1, 2, 3]
+    assert sum(s.requested_seconds for s in parts) == 35
+    for s in parts[1:]:
+        assert s.start_frame == round(round(s.start / 0.6) * 0.6 * 30)
+    assert all(s.frames + s.head_frames + s.tail_frames <= 300 for s in parts)
+
+
+def test_prompt_carries_characters_camera_and_style(write_board) -> None:
+    board = load(write_board(HEAD + "shots:\n  - {id: a, prompt: mara runs, characters: [mara], camera: low angle}\n"))
+    text = final_prompt(board, board.shots[0])
+    assert text == "mara runs. mara: woman with a silver bob. Camera: low angle. Style: neon noir."
+
+
+def test_planning_is_pure(write_board) -> None:
+    shots = "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, prompt: x}\n"
+    assert _plan(write_board, shots) == _plan(write_board, shots)
