@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 
 _SR = 22050
 _N_FFT = 1024
@@ -140,13 +140,10 @@ def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
     duration = len(y) / _SR
     feats = _features(y)
     beat_frames = _track_beats(feats)
+    beat_frames, meter, downbeat_idx = _downbeats(feats, beat_frames)
     beats = beat_frames / _FPS
-    if len(beats) >= 2:
-        tempo = float(60.0 / np.median(np.diff(beats)))
-    else:
-        tempo = 0.0
-    meter, downbeat_idx = _downbeats(feats, beat_frames)
     downbeats = beats[downbeat_idx]
+    tempo = float(60.0 / np.median(np.diff(beats))) if len(beats) >= 2 else 0.0
     sections = _sections(feats, beat_frames, downbeat_idx, duration)
     energy = _energy_curve(feats)
     return SongAnalysis(
@@ -168,11 +165,10 @@ def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
 class _Features:
     """Frame-level curves at _FPS (onset, low-band onset, rms) plus chroma/MFCC for bar features."""
 
-    def __init__(self, onset: np.ndarray, onset_low: np.ndarray, onset_mid: np.ndarray,
-                 rms: np.ndarray, chroma: np.ndarray, mfcc: np.ndarray) -> None:
+    def __init__(self, onset: np.ndarray, onset_low: np.ndarray, rms: np.ndarray, chroma: np.ndarray,
+                 mfcc: np.ndarray) -> None:
         self.onset = onset
         self.onset_low = onset_low
-        self.onset_mid = onset_mid
         self.rms = rms
         self.chroma = chroma  # (frames at _FPS, 12)
         self.mfcc = mfcc  # (frames at _FPS, 12)
@@ -219,7 +215,7 @@ def _chroma_filterbank(n_fft: int) -> np.ndarray:
 
 
 def _flux(logmel: np.ndarray) -> np.ndarray:
-    """Positive log-spectral difference summed over bands; max-filtered across bands (SuperFlux-like)
+    """Positive log-spectral difference averaged over bands; max-filtered across bands (SuperFlux-like)
     so vibrato and slides don't read as onsets."""
     from scipy.ndimage import maximum_filter1d
 
@@ -235,20 +231,22 @@ def _features(y: np.ndarray) -> _Features:
     n = power.shape[0]
     fb, centres = _mel_filterbank(64, _N_FFT, 30.0, 8000.0)
     mel = power @ fb
-    logmel = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    logmel = np.maximum(logmel, logmel.max() - 80.0)
-    onset = _flux(logmel)
-    onset_low = _flux(logmel[:, centres < 200.0])
-    onset_mid = _flux(logmel[:, centres < 3000.0])
+    # log1p with a song-relative gain rather than dB: a hi-hat 40 dB under the kick must not weigh
+    # as much as the kick (that is what sends dB flux to the eighth-note level), while a quiet intro
+    # 25 dB down still gives clear onsets.
+    compressed = np.log1p(100.0 * mel / max(float(mel.max()), 1e-10))
+    onset = _flux(compressed)
+    onset_low = _flux(compressed[:, centres < 150.0])  # kick and bass, below a snare's body
     rms = np.sqrt(power.sum(axis=1) / (_N_FFT * np.sum(np.hanning(_N_FFT) ** 2) / 2))
-    mfcc = dct(logmel, type=2, norm="ortho", axis=1)[:, 1:13]
+    logmel = 10.0 * np.log10(np.maximum(mel, 1e-10))
+    mfcc = dct(np.maximum(logmel, logmel.max() - 80.0), type=2, norm="ortho", axis=1)[:, 1:13]
 
     cpow = _power_spectrum(y, _CHROMA_N_FFT, _CHROMA_HOP)
-    chroma = np.log1p(1e3 * (cpow @ _chroma_filterbank(_CHROMA_N_FFT)) / max(cpow.max(), 1e-10))
+    chroma = np.log1p(1e3 * (cpow @ _chroma_filterbank(_CHROMA_N_FFT)) / max(float(cpow.max()), 1e-10))
     # bring chroma to the onset frame rate so every feature shares one clock
     src = np.arange(chroma.shape[0]) * (_CHROMA_HOP / _HOP)
     chroma = np.stack([np.interp(np.arange(n), src, chroma[:, k]) for k in range(12)], axis=1)
-    return _Features(onset, onset_low, onset_mid, rms, chroma, mfcc)
+    return _Features(onset, onset_low, rms, chroma, mfcc)
 
 
 def _energy_curve(feats: _Features) -> np.ndarray:
@@ -363,8 +361,13 @@ def _track_beats(feats: _Features) -> np.ndarray:
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
     bpm = np.interp(np.arange(len(onset)), cols, bpm_cols)
     smooth = _smooth(onset, 2.0)
+    # keep the beat level in a plausible range; finer octave choices are made with the meter
+    level = float(np.median(bpm))
+    if level > _BEAT_BPM_RANGE[1]:
+        bpm = bpm / 2
+    elif level < _BEAT_BPM_RANGE[0]:
+        bpm = bpm * 2
     beats = _dp_beats(smooth, 60.0 * _FPS / bpm)
-    beats = _resolve_octave(feats, smooth, bpm, beats)
     return _trim_silence(feats, beats)
 
 
@@ -378,37 +381,6 @@ def _pulse_strength(curve: np.ndarray, frames: np.ndarray) -> np.ndarray:
     """The curve's max within +-2 frames of each frame position."""
     idx = np.clip(frames[:, None] + np.arange(-2, 3)[None, :], 0, len(curve) - 1)
     return curve[idx].max(axis=1)
-
-
-def _alternation(strength: np.ndarray) -> float:
-    """How much weaker the weaker of the two alternating pulse trains is (1 = equal, 0 = absent)."""
-    even, odd = float(np.mean(strength[0::2])), float(np.mean(strength[1::2]))
-    return min(even, odd) / max(even, odd, 1e-10)
-
-
-def _resolve_octave(feats: _Features, onset: np.ndarray, bpm: np.ndarray, beats: np.ndarray) -> np.ndarray:
-    """Pick the beat level: the fastest in range whose alternate pulses are both real accents.
-
-    Tested on the kick/snare band (below 3 kHz), so eighth-note hi-hats never double the tempo,
-    while a backbeat (kick, snare, kick, snare) keeps the faster level.
-    """
-    if len(beats) < 8:
-        return beats
-    mid = feats.onset_mid
-    bpm_here = float(np.median(60.0 * _FPS / np.diff(beats)))
-    # try doubling: midpoints between beats
-    half_points = ((beats[:-1] + beats[1:]) // 2)
-    merged = np.sort(np.concatenate([beats, half_points]))
-    if bpm_here * 2 <= _BEAT_BPM_RANGE[1] and (
-            _alternation(_pulse_strength(mid, merged)) > 0.6 or bpm_here < _BEAT_BPM_RANGE[0]):
-        return _dp_beats(onset, 60.0 * _FPS / (2 * bpm))
-    # try halving: every other beat
-    if bpm_here / 2 >= _BEAT_BPM_RANGE[0] and (
-            _alternation(_pulse_strength(mid, beats)) < 0.45 or bpm_here > _BEAT_BPM_RANGE[1]):
-        strength = _pulse_strength(mid, beats)
-        phase = 0 if strength[0::2].mean() >= strength[1::2].mean() else 1
-        return beats[phase::2]
-    return beats
 
 
 def _trim_silence(feats: _Features, beats: np.ndarray) -> np.ndarray:
@@ -428,34 +400,59 @@ def _zscore(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / max(float(x.std()), 1e-10)
 
 
-def _beat_chroma(feats: _Features, beats: np.ndarray) -> np.ndarray:
-    """Mean chroma over each beat interval, unit-normalised, shape (len(beats), 12)."""
-    ends = np.append(beats[1:], min(len(feats.onset), beats[-1] + int(np.median(np.diff(beats)))))
+def _harmonic_change(feats: _Features, beats: np.ndarray) -> np.ndarray:
+    """Per beat: chroma distance between the 1 and 2 beats before it and the 1 and 2 beats after.
+
+    Two scales, because a chord that is held across a bar changes only at the bar line, while
+    comping on the off-beats smears a one-beat comparison over two beats.
+    """
+    ends = np.append(beats, min(len(feats.onset), beats[-1] + int(np.median(np.diff(beats)))))
     sums = np.cumsum(np.vstack([np.zeros((1, 12)), feats.chroma]), axis=0)
-    means = (sums[ends] - sums[beats]) / np.maximum(ends - beats, 1)[:, None]
-    return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-10)
+    total = np.zeros(len(beats))
+    for w in (1, 2):
+        i = np.arange(len(beats))
+        lo, hi = ends[np.maximum(i - w, 0)], ends[np.minimum(i + w, len(beats))]
+        before = sums[ends[i]] - sums[lo]
+        after = sums[hi] - sums[ends[i]]
+        cos = np.sum(before * after, axis=1) / np.maximum(
+            np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1), 1e-10)
+        total += 1.0 - cos
+    return total
 
 
 def _downbeat_evidence(feats: _Features, beats: np.ndarray) -> np.ndarray:
-    """Per-beat evidence that a bar starts here: bass onset plus harmonic change."""
-    low = _pulse_strength(feats.onset_low, beats)
-    chroma = _beat_chroma(feats, beats)
-    change = np.concatenate([[0.0], 1.0 - np.sum(chroma[1:] * chroma[:-1], axis=1)])
-    return _zscore(low) + _zscore(change)
+    """Per-beat evidence that a bar starts here: kick/bass onset plus harmonic change."""
+    return _zscore(_pulse_strength(feats.onset_low, beats)) + _zscore(_harmonic_change(feats, beats))
 
 
-def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[int, np.ndarray]:
-    """(meter, indices into ``beats`` of the downbeats)."""
-    if len(beats) < 8:
-        return 4, np.arange(0, len(beats), 4)
+def _bar_contrast(evidence: np.ndarray, length: int) -> float:
+    """Mean evidence on the bar starts the Viterbi picks minus the mean on the other beats."""
+    on = np.zeros(len(evidence), dtype=bool)
+    on[_bar_positions(evidence, length)] = True
+    return float(evidence[on].mean() - evidence[~on].mean())
+
+
+def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """(beats, meter, indices of the downbeats in beats).
+
+    The meter is the bar length (2, 3 or 4 beats) with the best bar-start contrast, 4 favoured a
+    little as the commonest. A bar of 6 or 8 tracked pulses that beats 3 or 4 clearly means the
+    tracker followed eighth notes: the beats are then halved, if that keeps them in range.
+    """
+    if len(beats) < 16:
+        return beats, 4, np.arange(0, len(beats), 4)
     evidence = _downbeat_evidence(feats, beats)
-    contrast = {}
-    for m in (2, 3, 4):
-        per_phase = [evidence[p::m].mean() - np.delete(evidence, np.arange(p, len(evidence), m)).mean()
-                     for p in range(m)]
-        contrast[m] = max(per_phase)
-    meter = max(contrast, key=lambda m: contrast[m] * (1.1 if m == 4 else 1.0))
-    return meter, _bar_positions(evidence, meter)
+    contrast = {length: _bar_contrast(evidence, length) for length in (2, 3, 4, 6, 8)}
+    bpm = 60.0 * _FPS / float(np.median(np.diff(beats)))
+    compound = [m for m in (3, 4) if contrast[2 * m] > 1.5 * max(contrast[m], contrast[2])]
+    if compound and bpm / 2 >= _BEAT_BPM_RANGE[0]:
+        meter = max(compound, key=lambda m: contrast[2 * m])
+        parity = int(np.bincount(_bar_positions(evidence, 2 * meter) % 2, minlength=2).argmax())
+        beats = beats[parity::2]
+        evidence = _downbeat_evidence(feats, beats)
+    else:
+        meter = max((2, 3, 4), key=lambda m: contrast[m] * (1.1 if m == 4 else 1.0))
+    return beats, meter, _bar_positions(evidence, meter)
 
 
 def _bar_positions(evidence: np.ndarray, meter: int) -> np.ndarray:
