@@ -1,0 +1,121 @@
+"""One set of encoder parameters per render, so pieces can be joined by stream copy.
+
+Concatenating pieces with ``-c copy`` only works when every piece has identical codec
+parameters (size, pixel format, profile, level, timebase, SAR): the joined file keeps the first
+piece's headers. Everything that shapes the bitstream lives here, in one value that is also part
+of each piece's cache key. A hardware encoder is used only after a one-frame encode proves it
+works on this machine (an encoder compiled into FFmpeg is not a GPU that exists).
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from typing import Literal
+
+from pydantic import BaseModel
+
+from mvpipe.errors import MvpipeError
+from mvpipe.ffmpeg import ffmpeg_exe
+
+Codec = Literal["h264", "h265"]
+Quality = Literal["draft", "final"]
+
+# x264/x265 preset and CRF, scaler, AAC bitrate per quality preset.
+_QUALITY = {
+    "final": {"preset": "medium", "crf": 18, "hw_preset": "p5", "cq": 21, "scaler": "bicubic", "abr": "192k"},
+    "draft": {"preset": "veryfast", "crf": 23, "hw_preset": "p2", "cq": 27, "scaler": "bilinear", "abr": "128k"},
+}
+
+# Hardware encoders worth trying, best first, with the extra input args and filter they need.
+_HARDWARE = {
+    "h264": ["h264_nvenc", "h264_vaapi", "h264_qsv"],
+    "h265": ["hevc_nvenc", "hevc_vaapi", "hevc_qsv"],
+}
+_VAAPI_DEVICE = "/dev/dri/renderD128"
+
+# H.264 levels: (name, max macroblocks per frame, max macroblocks per second).
+_H264_LEVELS = [("3.1", 3600, 108000), ("3.2", 5120, 216000), ("4.1", 8192, 245760), ("4.2", 8704, 522240),
+                ("5.1", 36864, 983040), ("5.2", 36864, 2073600), ("6.0", 139264, 4177920)]
+
+
+class EncoderSettings(BaseModel):
+    """How every piece of one render is encoded; equal settings give joinable pieces."""
+
+    codec: Codec
+    encoder: str
+    quality: Quality
+    width: int
+    height: int
+    fps: int
+    timescale: int
+    scaler: str
+    audio_bitrate: str
+    input_args: list[str] = []
+    filter_tail: str = ""
+    video_args: list[str]
+
+
+def settings(width: int, height: int, fps: int, quality: str = "final", codec: Codec = "h264",
+             encoder: str = "auto") -> EncoderSettings:
+    """Encoder settings for a ``width``x``height`` at ``fps`` render.
+
+    ``encoder``: ``"auto"`` takes a working hardware encoder, else libx264/libx265; ``"software"``
+    never tries hardware; any other value names an FFmpeg encoder to use as is.
+    """
+    if quality not in _QUALITY:
+        raise MvpipeError(f"unknown quality {quality!r}; use draft or final.")
+    q = _QUALITY[quality]
+    software = "libx264" if codec == "h264" else "libx265"
+    if encoder == "auto":
+        name = next((e for e in _HARDWARE[codec] if hardware_works(e)), software)
+    elif encoder == "software":
+        name = software
+    else:
+        name = encoder
+    input_args: list[str] = []
+    tail = ""
+    args = ["-c:v", name]
+    if name == "libx264":
+        args += ["-preset", q["preset"], "-crf", str(q["crf"]), "-profile:v", "high",
+                 "-level:v", _h264_level(width, height, fps)]
+    elif name == "libx265":
+        args += ["-preset", q["preset"], "-crf", str(q["crf"]), "-tag:v", "hvc1",
+                 "-x265-params", "log-level=error"]
+    elif name.endswith("_nvenc"):
+        args += ["-preset", q["hw_preset"], "-rc", "vbr", "-cq", str(q["cq"]), "-b:v", "0"]
+    elif name.endswith("_vaapi"):
+        input_args = ["-vaapi_device", _VAAPI_DEVICE]
+        tail = ",format=nv12,hwupload"
+        args += ["-qp", str(q["cq"])]
+    elif name.endswith("_qsv"):
+        args += ["-global_quality", str(q["cq"])]
+    if codec == "h265" and name != "libx265":
+        args += ["-tag:v", "hvc1"]
+    args += ["-g", str(2 * fps)] + ([] if tail else ["-pix_fmt", "yuv420p"])
+    args += ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
+    timescale = 90000 if 90000 % fps == 0 else fps * 1000
+    return EncoderSettings(codec=codec, encoder=name, quality=quality, width=width, height=height, fps=fps,
+                           timescale=timescale, scaler=q["scaler"], audio_bitrate=q["abr"],
+                           input_args=input_args, filter_tail=tail, video_args=args)
+
+
+@functools.cache
+def hardware_works(name: str) -> bool:
+    """True when FFmpeg can really encode a frame with ``name`` here (not merely has it built in)."""
+    pre = ["-vaapi_device", _VAAPI_DEVICE] if name.endswith("_vaapi") else []
+    vf = ["-vf", "format=nv12,hwupload"] if name.endswith("_vaapi") else []
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *pre, "-f", "lavfi",
+           "-i", "color=c=gray:s=256x256:r=30:d=0.1", *vf, "-frames:v", "3", "-c:v", name, "-f", "null", "-"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _h264_level(width: int, height: int, fps: int) -> str:
+    mbs = ((width + 15) // 16) * ((height + 15) // 16)
+    for name, max_fs, max_mbps in _H264_LEVELS:
+        if mbs <= max_fs and mbs * fps <= max_mbps:
+            return name
+    return _H264_LEVELS[-1][0]

@@ -1,0 +1,130 @@
+"""The FFmpeg command for one piece: decode only its window of each take, conform it, join it.
+
+One builder serves every piece. A window becomes a chain: seek a little before it (input ``-ss``,
+so only the needed stretch is decoded), re-time to the output rate (``fps`` with ``start_time=0``,
+so frame ``j`` is the take's picture at ``(offset + j) / fps``), trim in frames, hold the last
+frame if the take runs out, then scale to the output size by the fit rule and convert to BT.709.
+A transition is ``xfade`` over two such chains of exactly T frames with offset 0, so its
+length can never be eaten by a late offset. The short pre-roll before each window makes a seeked
+read pick the same source frames as a read from the start: the nearest source frame to a
+window's first slot may sit just before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from mvpipe.assembly.encoder import EncoderSettings
+from mvpipe.assembly.probe import MediaInfo
+from mvpipe.assembly.timeline import Piece, Window
+from mvpipe.errors import MvpipeError
+
+XFADE = {"crossfade": "fade", "fade-black": "fadeblack", "fade-white": "fadewhite",
+         "wipe-left": "wipeleft", "wipe-right": "wiperight", "wipe-up": "wipeup", "wipe-down": "wipedown",
+         "slide-left": "slideleft", "slide-right": "slideright", "slide-up": "slideup",
+         "slide-down": "slidedown", "zoom": "zoomin"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A segment's take as the assembler reads it."""
+
+    info: MediaInfo
+    available: int  # output-rate frames the take holds at its own speed
+    speed: float = 1.0  # > 1 when a short take is slowed down to fit (if_short: slow)
+
+
+@dataclass
+class Command:
+    """FFmpeg arguments for one piece, with input files kept apart so a cache key can hash their bytes."""
+
+    inputs: list[tuple[list[str], Path]]
+    graph: str
+    output: list[str]
+
+    def args(self, dest: Path) -> list[str]:
+        ins = [a for opts, path in self.inputs for a in (*opts, "-i", str(path))]
+        return [*ins, "-filter_complex", self.graph, *self.output, str(dest)]
+
+
+def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
+    """How a take covers ``need`` output frames: as is, holding its last frame, or slowed to fit."""
+    available = max(1, math.ceil(info.duration * fps - 1e-6))
+    if need > available and if_short == "slow":
+        return Source(info=info, available=available, speed=need / available)
+    return Source(info=info, available=available)
+
+
+def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSettings) -> Command:
+    """The command that renders ``piece``; ``sources`` is indexed by segment."""
+    inputs: list[tuple[list[str], Path]] = []
+    chains: list[str] = []
+    labels: list[str] = []
+    for name, window in (("a", piece.a), ("b", piece.b)):
+        if window is None:
+            continue
+        opts, chain = _window_chain(len(inputs), window, sources[window.segment], enc, fit)
+        inputs.append((opts, sources[window.segment].info.path))
+        chains.append(f"{chain}[{name}]")
+        labels.append(name)
+    if piece.kind == "transition":
+        if piece.a is None:
+            chains.append(f"color=c={piece.colour}:s={enc.width}x{enc.height}:r={enc.fps},"
+                          f"trim=end_frame={piece.frames},format=yuv420p,setsar=1[a]")
+        kind = "fade" if piece.a is None and piece.transition in ("fade-black", "fade-white") \
+            else XFADE[piece.transition]
+        chains.append(f"[a][b]xfade=transition={kind}:duration={piece.frames / enc.fps!r}:offset=0"
+                      f"{enc.filter_tail}[v]")
+    else:
+        chains[-1] = chains[-1].removesuffix("[b]") + f"{enc.filter_tail}[v]"
+    output = ["-map", "[v]", "-an", "-sn", "-dn", *enc.video_args, "-frames:v", str(piece.frames),
+              "-fps_mode", "passthrough", "-video_track_timescale", str(enc.timescale),
+              "-map_metadata", "-1", "-f", "mp4"]
+    return Command(inputs=[(enc.input_args + o, p) for o, p in inputs], graph=";".join(chains), output=output)
+
+
+def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit: str) -> tuple[list[str], str]:
+    """Input options and filter chain that yield exactly ``w.frames`` conformed frames of the window."""
+    fps = enc.fps
+    if src.speed == 1.0:
+        first = min(w.offset, src.available - 1)          # past the end: hold the last frame
+        real = max(1, min(w.frames, src.available - first))
+    else:
+        first, real = w.offset, w.frames
+    frame_period = fps * src.speed / max(src.info.fps, 1e-3)   # output frames per source frame
+    pre = min(first, math.ceil(frame_period) + 1)
+    seek = (first - pre) / (fps * src.speed)
+    opts = ["-ss", f"{seek:.6f}"] if seek > 0 else []
+    steps = [f"[{index}:v]"]
+    if src.speed != 1.0:
+        steps.append(f"setpts=PTS*{src.speed!r},")
+    steps.append(f"fps={fps}:start_time=0,trim=start_frame={pre}:end_frame={pre + real},setpts=PTS-STARTPTS,"
+                 f"tpad=stop_mode=clone:stop=-1,trim=end_frame={w.frames},")
+    if abs(src.info.sar - 1.0) > 1e-3:
+        steps.append("scale=trunc(iw*sar/2)*2:ih,setsar=1,")
+    steps.append(_fit(fit, enc, src.info, index))
+    return opts, "".join(steps)
+
+
+def _fit(fit: str, enc: EncoderSettings, info: MediaInfo, index: int) -> str:
+    """Scale/crop/pad to the output size (cover, contain, or contain over a blurred cover)."""
+    w, h = enc.width, enc.height
+    matrix = info.colorspace or ("bt709" if info.height >= 720 else "smpte170m")
+    conv = f"flags={enc.scaler}:in_color_matrix={matrix}:out_color_matrix=bt709:out_range=tv"
+    cover = f"scale={w}:{h}:force_original_aspect_ratio=increase:{conv},crop={w}:{h}"
+    inside = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:{conv}"
+    tail = ",setsar=1,format=yuv420p"
+    if fit == "cover":
+        return cover + tail
+    if fit == "contain":
+        return f"{inside},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black" + tail
+    if fit != "blur":
+        raise MvpipeError(f"unknown fit {fit!r}; use cover, contain or blur.")
+    # blur: the picture contained, over itself covered and blurred (blurred at 1/8 size: cheap).
+    sw, sh = max(2, w // 16 * 2), max(2, h // 16 * 2)
+    fg, bg, small = f"fg{index}", f"bg{index}", f"sm{index}"
+    return (f"split[{fg}][{small}];[{small}]scale={sw}:{sh}:force_original_aspect_ratio=increase:{conv},"
+            f"crop={sw}:{sh},boxblur=4:2,scale={w}:{h}:flags=bilinear[{bg}];[{fg}]{inside}[{fg}s];"
+            f"[{bg}][{fg}s]overlay=(W-w)/2:(H-h)/2" + tail)

@@ -1,0 +1,195 @@
+"""Plan + takes -> MP4: encode the missing pieces, join them by stream copy, lay the song in once.
+
+Each piece is cached under a hash of its exact FFmpeg command with every input file replaced by
+the hash of its bytes (and the FFmpeg build), so anything that would change a piece's pixels
+changes its key, and changing one shot re-encodes only the pieces that read its take. The joined
+stream is checked before the output is renamed into place: one frame per planned frame, equal
+timestamp steps, and the same codec headers in every piece (concat copy validates none of this).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mvpipe.assembly import timeline
+from mvpipe.assembly.audio import ClipSound, render_master, samples_for
+from mvpipe.assembly.encoder import Codec, EncoderSettings, settings
+from mvpipe.assembly.graph import Command, Source, piece_command, source_for
+from mvpipe.assembly.models import PieceRecord, RenderManifest, SegmentRecord
+from mvpipe.assembly.probe import probe, stream_facts
+from mvpipe.errors import MvpipeError
+from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
+from mvpipe.generation.provider import Take
+from mvpipe.planner import Plan
+from mvpipe.workspace import Workspace, atomic_path, write_text_atomic
+
+CACHE_VERSION = 1
+
+
+def manifest_path(video: Path) -> Path:
+    """Where the render manifest of ``video`` lives: ``NAME.manifest.json`` beside it."""
+    return video.with_name(video.stem + ".manifest.json")
+
+
+def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
+             progress: Callable[[str], None] | None = None, jobs: int = 1, codec: Codec = "h264",
+             encoder: str = "auto", loudness: float | None = None) -> RenderManifest:
+    """Render ``plan`` with ``takes`` to ``out`` (atomically) and write its manifest beside it.
+
+    ``jobs`` pieces encode at once; ``encoder`` is ``auto`` (a working hardware encoder, else
+    software), ``software``, or an FFmpeg encoder name; ``loudness`` is a target in LUFS for
+    two-pass loudness normalisation (off when None).
+    """
+    began = time.monotonic()
+    say = progress or (lambda _msg: None)
+    out = Path(out)
+    enc = settings(plan.width, plan.height, plan.fps, plan.quality, codec, encoder)
+    parts = timeline.pieces(plan)
+    need = timeline.needed_frames(plan, parts)
+    warnings: list[str] = []
+    sources: list[Source] = []
+    for k, seg in enumerate(plan.segments):
+        take = takes.get((seg.shot, seg.part))
+        if take is None:
+            raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
+        src = source_for(probe(take.path), need[k], plan.fps, seg.if_short)
+        if need[k] > src.available:
+            how = f"slowed to {1 / src.speed:.0%} speed" if src.speed != 1.0 else "its last frame held"
+            warnings.append(f"shot '{seg.shot}': take is {src.available} frames, needs {need[k]}; {how}.")
+        sources.append(src)
+    commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
+    keys = [_key(c) for c in commands]
+    folder = workspace.pieces
+    paths = [folder / f"{key}.mp4" for key in keys]
+    todo = {key: (cmd, path, part) for key, cmd, path, part in zip(keys, commands, paths, parts, strict=True)
+            if not path.is_file()}
+    say(f"{len(todo)} of {len(parts)} pieces to encode ({enc.encoder}), {len(parts) - len(todo)} cached")
+
+    def encode(item: tuple[Command, Path, timeline.Piece]) -> None:
+        cmd, path, part = item
+        _encode_piece(cmd, path, part.frames)
+        shots = ", ".join(plan.segments[s].shot for s in part.segments)
+        say(f"encoded {part.kind} {shots} ({part.frames} frames)")
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(encode, todo.values()))
+
+    audio = _audio(plan, takes, sources, workspace, loudness)
+    say("joining pieces and muxing the song")
+    _join(paths, audio, out, enc, plan)
+
+    manifest = RenderManifest(
+        output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
+        frames=plan.frames, width=plan.width, height=plan.height, fit=plan.fit, quality=plan.quality,
+        codec=enc.codec, encoder=enc.encoder, loudness_lufs=loudness,
+        audio_levels={s.shot: s.audio for s in plan.segments if s.audio > 0},
+        cuts=[s.start_frame for k, s in enumerate(plan.segments) if k and timeline.incoming(s) == 0],
+        segments=[SegmentRecord(shot=s.shot, part=s.part, start_frame=s.start_frame, end_frame=s.end_frame,
+                                transition=s.transition, transition_frames=timeline.incoming(s),
+                                take=src.info.path, needed_frames=n, available_frames=src.available,
+                                speed=src.speed)
+                  for s, src, n in zip(plan.segments, sources, need, strict=True)],
+        pieces=[PieceRecord(key=key, kind=p.kind, start_frame=p.start_frame, frames=p.frames,
+                            shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo)
+                for key, p in zip(keys, parts, strict=True)],
+        encoded=len(todo), reused=len(parts) - len(todo), seconds=round(time.monotonic() - began, 3),
+        warnings=warnings)
+    write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
+    say(f"wrote {out} in {manifest.seconds:.1f}s")
+    return manifest
+
+
+def _encode_piece(cmd: Command, dest: Path, frames: int) -> None:
+    with atomic_path(dest) as tmp:
+        run_ffmpeg(cmd.args(tmp), what=f"encoding piece {dest.name}")
+        got = stream_facts(tmp).frames
+        if got != frames:
+            raise MvpipeError(f"piece {dest.name} has {got} frames, expected {frames}.")
+
+
+def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source], workspace: Workspace,
+           loudness: float | None) -> Path:
+    """The cached audio master for this plan: the song range plus any clip sounds, as float WAV."""
+    clips = []
+    for seg, src in zip(plan.segments, sources, strict=True):
+        if seg.audio <= 0:
+            continue
+        if not src.info.audio_ok:
+            continue  # silent or broken clip audio: the song plays alone there
+        clips.append(ClipSound(path=takes[(seg.shot, seg.part)].path, take_offset=seg.head_frames / plan.fps,
+                               start_sample=samples_for(seg.start_frame, plan.fps),
+                               samples=samples_for(seg.frames, plan.fps), level=min(1.0, seg.audio)))
+    total = samples_for(plan.frames, plan.fps)
+    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "song": _digest(plan.song), "start": plan.song_start,
+           "total": total, "loudness": loudness,
+           "clips": [[_digest(c.path), c.model_dump(mode="json", exclude={"path"})] for c in clips]}
+    dest = workspace.pieces / f"audio-{_hash(doc)}.wav"
+    if not dest.is_file():
+        render_master(plan.song, plan.song_start, total, clips, dest, loudness)
+    return dest
+
+
+def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
+    """Concatenate the pieces by stream copy, add the audio master (encoded once), verify, rename."""
+    headers = {stream_facts(p).extradata for p in dict.fromkeys(paths)}
+    if len(headers) != 1:
+        raise MvpipeError("pieces have different codec headers and cannot be joined; delete the piece cache "
+                          f"({paths[0].parent}) and render again.")
+    fd, listing = tempfile.mkstemp(prefix="concat-", suffix=".ffconcat", dir=paths[0].parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write("ffconcat version 1.0\n")
+            for p in paths:
+                f.write(f"file '{p.resolve()}'\n")
+        tag = ["-tag:v", "hvc1"] if enc.codec == "h265" else []
+        with atomic_path(out) as tmp:
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(audio),
+                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-c:a", "aac",
+                        "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart",
+                        "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
+                       what="joining pieces and muxing the song")
+            facts = stream_facts(tmp)
+            if facts.frames != plan.frames or not facts.uniform:
+                raise MvpipeError(f"joined video has {facts.frames} frames (planned {plan.frames}), "
+                                  f"timestamps {'uniform' if facts.uniform else 'uneven'}.")
+    finally:
+        Path(listing).unlink(missing_ok=True)
+
+
+def _key(cmd: Command) -> str:
+    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "inputs": [[o, _digest(p)] for o, p in cmd.inputs],
+           "graph": cmd.graph, "output": cmd.output}
+    return _hash(doc)
+
+
+def _hash(doc: object) -> str:
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _ffmpeg_id() -> str:
+    exe = Path(ffmpeg_exe())
+    st = exe.stat()
+    return f"{exe.name}:{st.st_size}"
+
+
+def _digest(path: Path) -> str:
+    st = os.stat(path)
+    return _digest_cached(Path(path).resolve(), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest_cached(path: Path, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
