@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
     r.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the estimate is higher")
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
+
+    pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
+    pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
     return p
 
 
@@ -183,10 +186,37 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_providers(args: argparse.Namespace) -> int:
+    import json
+
+    from mvpipe.generation.providers import catalog
+
+    rows = catalog()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'generator':<44} {'seconds':<14} {'aspects':<18} {'refs':<14} {'audio':<5} {'$/s':>6}  "
+          f"{'key':<24} status")
+    for r in rows:
+        lo_hi = r["duration_range"]
+        seconds = ("/".join(f"{d:g}" for d in r["durations"]) if r["durations"]
+                   else f"{lo_hi[0]:g}-{lo_hi[1]:g}" if lo_hi else "any")
+        refs = f"{r['max_references']} {r['references_as']}" if r["references_as"] != "none" else "-"
+        price = "free" if r["local"] else f"{r['price_per_second']:.3f}"
+        key = "not needed" if r["local"] or not r["key_env"] else (
+            ("set: " if r["key_configured"] else "MISSING: ") + ",".join(r["key_env"]))
+        status = (f"retired {r['retires']}" if r["retired"] else f"retires {r['retires']}" if r["retires"]
+                  else "active")
+        print(f"{r['name']:<44} {seconds:<14} {','.join(r['sizes']) or 'any':<18} {refs:<14} "
+              f"{'yes' if r['native_audio'] else 'no':<5} {price:>6}  {key:<24} {status}")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
     "render": _cmd_render,
+    "providers": _cmd_providers,
 }
 
 

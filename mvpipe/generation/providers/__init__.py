@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
 from mvpipe.generation.provider import Capabilities, Provider
 from mvpipe.generation.providers.animatic import AnimaticProvider
+from mvpipe.generation.providers.footage import FootageProvider
 
 PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (AnimaticProvider,)}
+PROVIDERS.update({cls.name: cls for cls in (FootageProvider,)})
 
 
 class UnknownGenerator(ValueError):
@@ -23,3 +30,22 @@ def resolve(spec: str) -> tuple[Provider, Capabilities]:
     except KeyError:
         models = ", ".join(c.model for c in provider.models())
         raise UnknownGenerator(f"provider '{name}' has no model '{model}'; its models: {models}.") from None
+
+
+def catalog(environ: Mapping[str, str] | None = None, today: date | None = None) -> list[dict[str, Any]]:
+    """Every provider's models as plain rows: limits, prices, whether a key is set, retirement.
+
+    Only whether a key variable is set is reported, never its value.
+    """
+    env = os.environ if environ is None else environ
+    today = today or date.today()
+    rows = []
+    for name in sorted(PROVIDERS):
+        for caps in PROVIDERS[name]().models():
+            row = caps.model_dump(mode="json")
+            row["name"] = caps.spec
+            row["key_configured"] = caps.local or not caps.key_env or all(env.get(k, "").strip()
+                                                                          for k in caps.key_env)
+            row["retired"] = caps.retires is not None and caps.retires <= today
+            rows.append(row)
+    return rows

@@ -1,0 +1,66 @@
+"""The user's own footage as a take: a clip file, or one picked from a folder, cut like any other.
+
+Nothing is generated or re-encoded here: the file's bytes become the take, whatever its container,
+size, frame rate or audio, and the assembler fits it to its slot (trimmed when long; held or slowed
+per ``if_short`` when short). FFmpeg reads the container from the content, not the take's name.
+
+From a folder the pick is deterministic: clips sorted by path, the shot's storyboard position
+walks through them (so neighbouring shots drawing on one folder get different clips whenever it
+holds enough), and ``seed`` or a retake shifts the pick along.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from mvpipe.errors import InputError
+from mvpipe.generation.media import clip_seconds
+from mvpipe.generation.provider import Capabilities, ClipRequest, Provider
+from mvpipe.workspace import atomic_path
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+                            ".m2ts", ".wmv", ".flv", ".ogv", ".3gp", ".gif", ".mxf", ".dv"})
+
+
+class FootageProvider(Provider):
+    """Uses the file named by a shot's ``footage:`` (local, free, any length)."""
+
+    name = "footage"
+
+    def models(self) -> list[Capabilities]:
+        return [Capabilities(provider=self.name, model="clip", local=True, concurrency=2)]
+
+    def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
+        if request.footage is None:
+            raise InputError("the 'footage' generator needs 'footage: PATH' on the shot.", shot=request.shot,
+                             field="footage")
+        source = pick(request.footage, request)
+        clip_seconds(source, decode=False)  # refuses a file with no video stream, naming it
+        with atomic_path(dest) as tmp:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)  # same bytes, no copy, where the filesystem allows
+            except OSError:
+                shutil.copyfile(source, tmp)
+
+
+def clips_in(folder: Path) -> list[Path]:
+    """The video files under ``folder`` (recursively, hidden ones skipped), in a stable order."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def pick(footage: Path, request: ClipRequest) -> Path:
+    """The clip a shot uses: ``footage`` itself, or for a folder the clip this shot's position selects."""
+    if footage.is_file():
+        return footage
+    if not footage.is_dir():
+        raise InputError(f"footage not found: {footage}.", shot=request.shot, field="footage")
+    clips = clips_in(footage)
+    if not clips:
+        raise InputError(f"no video files in the footage folder {footage}.", shot=request.shot, field="footage",
+                         hint=f"Put clips there ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...).")
+    index = request.shot_number - 1 + (request.seed or 0) + request.take - 1
+    return clips[index % len(clips)]
