@@ -12,9 +12,12 @@ import math
 from abc import ABC, abstractmethod
 from datetime import date
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from mvpipe.generation.remote import ApiClient
 
 
 class Capabilities(BaseModel):
@@ -41,6 +44,12 @@ class Capabilities(BaseModel):
     key_env: list[str] = Field(default_factory=list, description="environment variables holding the key")
     local: bool = Field(default=False, description="runs on this machine; costs nothing")
     concurrency: int = Field(default=4, ge=1, description="jobs in flight at once")
+    reference_durations: list[float] = Field(
+        default_factory=list, description="the only lengths accepted when references travel natively (Veo: 8)")
+    requires_first_frame: bool = Field(default=False, description="no text-only mode: a keyframe is made first")
+    keyframe_model: str | None = Field(
+        default=None, description="image model making a keyframe from the references; None: a reference is the frame")
+    keyframe_price: float = Field(default=0.0, ge=0, description="USD per keyframe image, where one is made")
 
     @property
     def spec(self) -> str:
@@ -68,6 +77,26 @@ class Capabilities(BaseModel):
             return min(hi, round(lo + steps * self.duration_step, 6))
         return seconds
 
+    def seconds_for(self, request: ClipRequest) -> float:
+        """The clip length actually asked of the provider: native references may force a longer one."""
+        if self.reference_durations and self.references_as == "native" and request.references:
+            fits = [d for d in sorted(self.reference_durations) if d >= request.seconds - 1e-9]
+            return fits[0] if fits else max(self.reference_durations)
+        return request.seconds
+
+    def needs_keyframe(self, request: ClipRequest, first_frame: Path | None) -> bool:
+        """Whether a keyframe image must be made first: refs travel as a first frame, or one is required."""
+        if first_frame is not None or self.local or self.keyframe_model is None:
+            return False
+        return self.requires_first_frame or (self.references_as == "first_frame" and bool(request.references))
+
+    def estimate(self, request: ClipRequest, first_frame: Path | None = None) -> float:
+        """Estimated USD for ``request``: the clip, plus its keyframe where one is needed."""
+        if self.local:
+            return 0.0
+        keyframe = self.keyframe_price if self.needs_keyframe(request, first_frame) else 0.0
+        return round(self.price(self.seconds_for(request), f"{request.width}x{request.height}") + keyframe, 4)
+
     def price(self, seconds: float, size: str | None = None) -> float:
         """Estimated USD for ``seconds`` of generated video at ``size`` ('WxH')."""
         rate = self.price_by_size.get(size or "", self.price_per_second)
@@ -84,6 +113,8 @@ class CharacterRef(BaseModel):
 
     name: str
     references: list[Path] = Field(default_factory=list)
+    ids: dict[str, str] = Field(default_factory=dict,
+                                description="provider name -> that provider's own character id, where configured")
 
 
 class ClipRequest(BaseModel):
@@ -118,7 +149,8 @@ class ClipRequest(BaseModel):
     def cache_key(self, first_frame: Path | None = None) -> str:
         """Hash of every input that shapes the clip, reference and first-frame bytes included."""
         doc = self.model_dump(mode="json", exclude={"shot_number"})
-        doc["characters"] = [[c.name, [_file_digest(p) for p in c.references]] for c in self.characters]
+        doc["characters"] = [[c.name, [_file_digest(p) for p in c.references], *([c.ids] if c.ids else [])]
+                             for c in self.characters]
         doc["footage"] = _file_digest(self.footage) if self.footage and self.footage.is_file() else (
             str(self.footage) if self.footage else None)
         doc["first_frame"] = _file_digest(first_frame) if first_frame else None
@@ -139,7 +171,8 @@ class Take(BaseModel):
     model: str
     job_id: str | None = None
     cost_usd: float = 0.0
-    status: Literal["done", "failed"] = "done"
+    status: Literal["done", "failed", "skipped"] = Field(
+        default="done", description="'failed': a stand-in card with the reason; 'skipped': outside --only")
     error: str | None = Field(default=None, description="the provider's reason when status is 'failed'")
 
 
@@ -162,9 +195,65 @@ class Provider(ABC):
                 return caps
         raise KeyError(model)
 
-    @abstractmethod
     def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
-        """Produce the clip for ``request`` at ``dest`` (complete file, or raise)."""
+        """Produce the clip for ``request`` at ``dest`` (complete file, or raise). Local providers only."""
+        raise NotImplementedError(f"{self.name} renders remotely; the runner drives its jobs")
+
+
+class JobState(BaseModel):
+    """A remote job as one poll saw it, in words common to every provider."""
+
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float | None = Field(default=None, description="percent, where the provider reports it")
+    error: str | None = Field(default=None, description="the provider's own reason for a failure")
+    download_url: str | None = None
+    expires_at: float | None = Field(default=None, description="unix time the download link dies")
+    poll_after: float | None = Field(default=None, description="seconds until the provider wants the next poll")
+
+
+class RemoteProvider(Provider):
+    """A provider whose clips are paid jobs elsewhere: submit once, poll, download.
+
+    Adapters map fields only; the runner owns retries, polling, journal and verification, and
+    ``client`` (an :class:`~mvpipe.generation.remote.ApiClient`) owns auth, base URL and HTTP retries.
+    """
+
+    base_url: ClassVar[str]
+    base_url_env: ClassVar[str]
+    key_env: ClassVar[str]
+    poll_interval: ClassVar[float] = 5.0
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        """Headers sent to the API's own host (never to a download host elsewhere)."""
+        return {"Authorization": f"Bearer {key}"}
+
+    @abstractmethod
+    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
+        """Start the clip job (one POST, which costs money); return the provider's job id."""
+
+    @abstractmethod
+    def poll(self, job_id: str, client: ApiClient) -> JobState:
+        """The job's state now."""
+
+    def download(self, job_id: str, state: JobState, dest: Path, client: ApiClient) -> None:
+        """Fetch the finished job's file to ``dest``."""
+        client.download(state.download_url or "", dest)
+
+    def cancel(self, job_id: str, client: ApiClient) -> bool:
+        """Stop a job; False where the API has no way to."""
+        return False
+
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Ids of jobs created since ``since`` that match ``request``, newest first; None: cannot list."""
+        return None
+
+    def submit_keyframe(self, request: ClipRequest, client: ApiClient) -> str:
+        """Start a keyframe-image job from the characters' references (where ``keyframe_model`` is set)."""
+        raise NotImplementedError(f"{self.name} makes no keyframes")
+
+    def warnings(self, client: ApiClient) -> list[str]:
+        """Things the user should know before paying (a retired endpoint, say)."""
+        return []
 
 
 def _file_digest(path: Path) -> str:

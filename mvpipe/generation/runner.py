@@ -1,33 +1,513 @@
-"""Plan -> takes: run every clip request through its provider, reusing cached takes.
+"""Plan -> takes, paying for each clip at most once.
 
-(First version: local providers, sequential. Remote jobs, the journal, budget and concurrency
-are being added.)
+Every segment becomes one task. Cached takes (``takes/<cache_key>.mp4``) are reused; local
+providers render in place; remote jobs go through the journal: recorded before submit, their id
+right after, then polled (with the provider's hints and jitter), watched for stalls, downloaded
+before the link dies, decoded and length-checked, and renamed into the cache. A rerun re-polls or
+re-downloads what the journal knows and reconciles with the provider where a crash hid a submit.
+A shot that fails for good gets the animatic stand-in card and the run goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
-from mvpipe.generation.provider import Take
+from pydantic import BaseModel
+
+from mvpipe.errors import InputError, MvpipeError
+from mvpipe.generation.journal import JobRecord, Journal
+from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
 from mvpipe.generation.providers import resolve
-from mvpipe.planner import Plan
-from mvpipe.workspace import Workspace
+from mvpipe.generation.providers.animatic import render_card
+from mvpipe.generation.remote import ApiClient, ProviderError, RetryPolicy, TransientError
+from mvpipe.planner import Plan, Segment
+from mvpipe.workspace import Workspace, atomic_path
+
+Progress = Callable[[str], None]
 
 
-def generate(plan: Plan, workspace: Workspace, *, progress: Callable[[str], None] | None = None
-             ) -> dict[tuple[str, int], Take]:
-    """A take for every segment of ``plan``, keyed by (shot, part); cached takes are reused."""
-    takes: dict[tuple[str, int], Take] = {}
-    for seg in plan.segments:
-        req = seg.request
-        provider, caps = resolve(seg.generator)
+@dataclass(frozen=True)
+class RunnerSettings:
+    """Timing knobs; the defaults suit real providers, tests shrink them."""
+
+    poll_interval: float | None = None  # None: each provider's own (the SDKs' cadence)
+    poll_jitter: float = 0.2  # +-20 %, so parallel jobs don't poll in lockstep
+    stall_timeout: float = 900.0  # seconds without any change in state or progress
+    http_timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    download_attempts: int = 3
+    expiry_margin: float = 30.0  # refresh a download link this close to its expiry
+    min_length_ratio: float = 0.95  # a clip shorter than this share of the paid length is rejected
+
+
+class BudgetExceeded(MvpipeError):
+    """The estimate is over ``max_cost``: nothing was submitted."""
+
+
+class JobFailed(MvpipeError):
+    """A job ended without a usable clip; the message is the provider's reason."""
+
+
+class _Stalled(MvpipeError):
+    pass
+
+
+class EstimateRow(BaseModel):
+    shot: str
+    part: int
+    generator: str
+    seconds: float
+    cost_usd: float
+    status: str  # new | cached | in flight | skipped
+
+
+class Estimate(BaseModel):
+    """What a run would cost before anything is submitted: only new jobs count as spending."""
+
+    rows: list[EstimateRow]
+
+    @property
+    def to_spend_usd(self) -> float:
+        return round(sum(r.cost_usd for r in self.rows if r.status == "new"), 4)
+
+    def table(self) -> str:
+        lines = [f"{'shot':<16} {'part':>4} {'generator':<32} {'seconds':>7} {'USD':>8}  status"]
+        lines += [f"{r.shot:<16} {r.part:>4} {r.generator:<32} {r.seconds:>7.2f} {r.cost_usd:>8.2f}  {r.status}"
+                  for r in self.rows]
+        lines.append(f"estimated new spend: ${self.to_spend_usd:.2f}")
+        return "\n".join(lines)
+
+
+class ShotStatus(BaseModel):
+    """One segment's generation state, for ``mvpipe status``."""
+
+    shot: str
+    part: int
+    take: int
+    key: str
+    generator: str
+    job_id: str | None
+    state: str
+    cost_usd: float
+    error: str | None
+
+
+class GenerationResult(dict[tuple[str, int], Take]):
+    """The takes by (shot, part), plus what the run cost and what failed."""
+
+    def __init__(self, takes: dict[tuple[str, int], Take], estimate: Estimate, spent_usd: float) -> None:
+        super().__init__(takes)
+        self.estimate = estimate
+        self.spent_usd = spent_usd
+
+    @property
+    def failures(self) -> list[Take]:
+        return [t for t in self.values() if t.status == "failed"]
+
+    def failure_table(self) -> str:
+        """What failed and why, one line a shot."""
+        return "\n".join(f"{t.shot:<16} {t.part:>4}  {t.provider}:{t.model}  {t.error}" for t in self.failures)
+
+
+@dataclass
+class _Clip:
+    seg: Segment
+    request: ClipRequest
+    provider: Provider
+    caps: Capabilities
+    selected: bool
+    index: int
+    pred: int | None  # index of the clip whose last frame starts this one (continue: previous)
+
+    @property
+    def label(self) -> str:
+        return self.request.shot + (f"#{self.request.part}" if self.request.part else "")
+
+
+def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = None,
+             only: Iterable[str] | None = None, max_cost: float | None = None, dry_run: bool = False,
+             settings: RunnerSettings | None = None) -> GenerationResult:
+    """A take for every segment of ``plan``, keyed by (shot, part); never pays twice for one.
+
+    ``only``: generate just these shots (others use their cached takes, or a 'skipped' card).
+    A retake is a new ``request.take`` (set by the planner), hence a new cache key.
+    The estimate is reported through ``progress`` before any submission; over ``max_cost`` raises
+    :class:`BudgetExceeded`; ``dry_run`` returns after it with no takes. Failed shots come back as
+    stand-in takes with ``status='failed'``: check :attr:`GenerationResult.failures`.
+    """
+    run = _Run(plan, workspace, progress, settings or RunnerSettings())
+    try:
+        return run.go(set(only) if only else None, max_cost, dry_run)
+    finally:
+        run.close()
+
+
+def estimate(plan: Plan, workspace: Workspace, *, only: Iterable[str] | None = None) -> Estimate:
+    """The estimate :func:`generate` would print, without running anything."""
+    run = _Run(plan, workspace, None, RunnerSettings())
+    try:
+        return run.estimate(run.clips(set(only) if only else None))
+    finally:
+        run.close()
+
+
+def status(plan: Plan, workspace: Workspace) -> list[ShotStatus]:
+    """Per segment: its take, provider job, state and recorded cost."""
+    run = _Run(plan, workspace, None, RunnerSettings())
+    try:
+        return [run.shot_status(c) for c in run.clips(None)]
+    finally:
+        run.close()
+
+
+def status_table(rows: list[ShotStatus]) -> str:
+    """``status`` rows as a table for the terminal."""
+    lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'USD':>7}  {'job':<24} error"]
+    lines += [f"{r.shot:<16} {r.part:>4} {r.take:>4} {r.state:<14} {r.cost_usd:>7.2f}  {r.job_id or '-':<24} "
+              f"{r.error or ''}" for r in rows]
+    lines.append(f"spent: ${sum(r.cost_usd for r in rows):.2f}")
+    return "\n".join(lines)
+
+
+class _Run:
+    def __init__(self, plan: Plan, workspace: Workspace, progress: Progress | None,
+                 settings: RunnerSettings) -> None:
+        self.plan = plan
+        self.ws = workspace
+        self.s = settings
+        self.journal = Journal(workspace.journal)
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._said: dict[str, str] = {}
+        self._clients: dict[str, ApiClient] = {}
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._futures: dict[int, Future[Take]] = {}
+        self._clips: list[_Clip] = []
+        self.spent = 0.0
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self.journal.close()
+
+    # -- planning the run -------------------------------------------------------------------
+
+    def clips(self, only: set[str] | None) -> list[_Clip]:
+        shots = {seg.shot for seg in self.plan.segments}
+        for name in only or set():
+            if name not in shots:
+                raise InputError(f"no shot '{name}' in the plan; shots: {', '.join(sorted(shots))}.",
+                                 shot=name)
+        out: list[_Clip] = []
+        last_of: dict[str, int] = {}
+        for i, seg in enumerate(self.plan.segments):
+            provider, caps = resolve(seg.generator)
+            req = seg.request
+            pred = last_of.get(req.continue_from) if req.continue_from else None
+            if req.continue_from and pred is None:
+                raise InputError(f"continues from shot '{req.continue_from}', which does not come before it.",
+                                 shot=req.shot, field="continue")
+            out.append(_Clip(seg, req, provider, caps, only is None or seg.shot in only, i, pred))
+            last_of[seg.shot] = i
+        self._clips = out
+        return out
+
+    def key_of(self, clip: _Clip) -> str | None:
+        """The clip's cache key, or None while it hangs on a predecessor's clip not yet made."""
+        if clip.pred is None:
+            return clip.request.cache_key()
+        pred_key = self.key_of(self._clips[clip.pred])
+        pred_path = self.ws.takes / f"{pred_key}.mp4"
+        if pred_key is None or not pred_path.is_file():
+            return None
+        return clip.request.cache_key(last_frame(pred_path, self._frame_path(f"{pred_key}.last")))
+
+    def estimate(self, clips: list[_Clip]) -> Estimate:
+        rows = []
+        for clip in clips:
+            key = self.key_of(clip)
+            cost = clip.caps.estimate(clip.request)
+            if key and (self.ws.takes / f"{key}.mp4").is_file():
+                state = "cached"
+            elif key and (rec := self.journal.open_job(key)) and rec.job_id:
+                state = "in flight"
+            else:
+                state = "new" if clip.selected else "skipped"
+            rows.append(EstimateRow(shot=clip.request.shot, part=clip.request.part, generator=clip.caps.spec,
+                                    seconds=clip.caps.seconds_for(clip.request), cost_usd=cost, status=state))
+        return Estimate(rows=rows)
+
+    def shot_status(self, clip: _Clip) -> ShotStatus:
+        key = self.key_of(clip)
+        rec = self.journal.latest(key) if key else None
+        if key and (self.ws.takes / f"{key}.mp4").is_file():
+            state = "done"
+        elif rec:
+            state = rec.state + (f" {rec.progress:.0f}%" if rec.state == "running" and rec.progress else "")
+        else:
+            state = "waiting" if key is None else "not started"
+        cost = self.journal.spent([key, _keyframe_key(clip.request)]) if key else 0.0
+        return ShotStatus(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key or "-",
+                          generator=clip.caps.spec, job_id=rec.job_id if rec else None, state=state,
+                          cost_usd=cost, error=rec.error if rec and rec.state == "failed" else None)
+
+    def go(self, only: set[str] | None, max_cost: float | None, dry_run: bool) -> GenerationResult:
+        clips = self.clips(only)
+        est = self.estimate(clips)
+        self.say(est.table())
+        if dry_run:
+            return GenerationResult({}, est, 0.0)
+        if max_cost is not None and est.to_spend_usd > max_cost + 1e-9:
+            raise BudgetExceeded(f"estimated new spend ${est.to_spend_usd:.2f} is over --max-cost "
+                                 f"${max_cost:.2f}; nothing was submitted.")
+        for clip, row in zip(clips, est.rows, strict=True):  # every key is checked before the first submission
+            if isinstance(clip.provider, RemoteProvider) and row.status in ("new", "in flight"):
+                self._client(clip.provider, clip.caps)
+        with ThreadPoolExecutor(max_workers=max(1, len(clips)), thread_name_prefix="mvpipe-gen") as pool:
+            for clip in clips:  # in plan order, so a predecessor's future exists before its follower runs
+                self._futures[clip.index] = pool.submit(self._take, clip)
+            takes = {(c.request.shot, c.request.part): self._futures[c.index].result() for c in clips}
+        self.say(f"spent this run: ${self.spent:.2f}")
+        return GenerationResult(takes, est, round(self.spent, 4))
+
+    # -- one segment --------------------------------------------------------------------------
+
+    def _take(self, clip: _Clip) -> Take:
+        req = clip.request
         key = req.cache_key()
-        path = workspace.takes / f"{key}.mp4"
-        if not path.is_file():
-            if progress:
-                progress(f"generating shot '{req.shot}' ({req.seconds:.2f}s) with {caps.spec}")
-            provider.render(req, path)
-        takes[(req.shot, req.part)] = Take(shot=req.shot, part=req.part, take=req.take, key=key, path=path,
-                                           seconds=req.seconds, provider=caps.provider, model=caps.model,
-                                           cost_usd=0.0 if caps.local else caps.price(req.seconds))
-    return takes
+        try:
+            first = self._chained_frame(clip)
+            key = req.cache_key(first)
+            dest = self.ws.takes / f"{key}.mp4"
+            if dest.is_file():
+                self._state(clip, "done (cached)")
+                return self._done(clip, key, dest, clip_seconds(dest, decode=False))
+            if not clip.selected:
+                return self._stand_in(clip, key, "skipped", "NOT GENERATED: outside --only")
+            with self._slot(clip):
+                if isinstance(clip.provider, RemoteProvider):
+                    self._remote_clip(clip, clip.provider, key, dest, first)
+                else:
+                    self._state(clip, "running")
+                    clip.provider.render(req, dest, first)
+            self._state(clip, "done")
+            return self._done(clip, key, dest, clip_seconds(dest, decode=False))
+        except Exception as exc:  # one shot's failure never stops the others
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._state(clip, f"failed: {reason}")
+            return self._stand_in(clip, key, "failed", f"FAILED: {reason}", reason)
+
+    def _chained_frame(self, clip: _Clip) -> Path | None:
+        """For ``continue: previous``: the last frame of the take it continues from."""
+        if clip.pred is None:
+            return None
+        pred = self._futures[clip.pred].result()
+        if pred.status != "done":
+            raise JobFailed(f"continues from shot '{pred.shot}', which is {pred.status}")
+        return last_frame(pred.path, self._frame_path(f"{pred.key}.last"))
+
+    def _remote_clip(self, clip: _Clip, provider: RemoteProvider, key: str, dest: Path,
+                     first: Path | None) -> None:
+        req, caps = clip.request, clip.caps
+        client = self._client(provider, caps)
+        if caps.needs_keyframe(req, first):
+            first = self._frame_path(_keyframe_key(req))
+            if not first.is_file():
+                self._job(clip, provider, client, "keyframe", _keyframe_key(req), first,
+                          lambda: provider.submit_keyframe(req, client), check_image, caps.keyframe_price)
+        elif first is None and caps.references_as == "first_frame" and req.references:
+            first = req.references[0]  # the adapter fits it to the output size
+        paid = caps.seconds_for(req)
+
+        def verify(path: Path) -> None:
+            got = clip_seconds(path)
+            if got < paid * self.s.min_length_ratio:
+                raise BadMedia(f"clip plays {got:.2f} s; {paid:g} s were paid for")
+
+        self._job(clip, provider, client, "clip", key, dest, lambda: provider.submit(req, first, client), verify,
+                  caps.price(paid, f"{req.width}x{req.height}"))
+
+    def _job(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str, dest: Path,
+             submit: Callable[[], str], verify: Callable[[Path], None], cost: float) -> None:
+        """Turn one journaled job into the file ``dest``: submit at most once, or resume it."""
+        rec = self.journal.open_job(key)
+        stalled_before = False
+        while True:
+            if rec is None or rec.job_id is None:
+                rec = self._submit(clip, provider, client, kind, key, rec, submit)
+            job_id = rec.job_id or ""
+            try:
+                state = self._wait(clip, provider, client, rec)
+                if rec.cost_usd == 0 and cost:
+                    self.journal.update(rec.row, state="succeeded", cost_usd=cost)
+                    with self._lock:
+                        self.spent += cost
+                self._download(clip, provider, client, job_id, state, dest, verify)
+                self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
+                return
+            except _Stalled as exc:
+                cancelled = provider.cancel(job_id, client)
+                self.journal.update(rec.row, state="cancelled", error=str(exc))
+                if stalled_before:
+                    raise JobFailed(f"{exc}; gave up after one retry") from None
+                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if cancelled else ''}submitting once more")
+                stalled_before, rec = True, None
+            except (ProviderError, JobFailed, BadMedia) as exc:
+                self.journal.update(rec.row, state="failed", error=str(exc))
+                raise
+
+    def _submit(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str,
+                rec: JobRecord | None, submit: Callable[[], str]) -> JobRecord:
+        """Record the intent, submit, record the id; reconcile first wherever a submit may have landed."""
+        req = clip.request
+        uncertain = rec is not None  # a journaled intent without an id: we died mid-submit
+        if rec is None:
+            rec = self.journal.intend(key=key, kind=kind, shot=req.shot, part=req.part, take=req.take,
+                                      provider=provider.name, model=req.model, prompt=req.prompt,
+                                      seconds=req.seconds)
+
+        def once() -> str:
+            nonlocal uncertain
+            if uncertain and kind == "clip":
+                found = self._reconcile(clip, provider, client, rec)
+                if found:
+                    return found
+            self._state(clip, "submitting" if kind == "clip" else "making keyframe")
+            try:
+                return submit()
+            except TransientError as exc:
+                uncertain = uncertain or exc.ambiguous
+                raise
+
+        try:
+            job_id = self.s.retry.retrying()(once)
+        except (ProviderError, TransientError) as exc:
+            self.journal.update(rec.row, state="failed", error=str(exc))
+            raise
+        self.journal.update(rec.row, job_id=job_id, state="queued")
+        return rec.model_copy(update={"job_id": job_id, "state": "queued"})
+
+    def _reconcile(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> str | None:
+        found = provider.list_recent(clip.request, rec.created_at - 5.0, client)
+        if found is None:
+            self.say(f"{clip.label}: {provider.name} cannot list its jobs, so an interrupted submit cannot be "
+                     "checked; submitting again (this one may be billed twice)")
+            return None
+        claimed = self.journal.claimed_ids(provider.name)
+        fresh = [job_id for job_id in found if job_id not in claimed]
+        if fresh:
+            self.say(f"{clip.label}: found job {fresh[0]} from an interrupted run; resuming it")
+        return fresh[0] if fresh else None
+
+    def _wait(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> JobState:
+        """Poll until the job ends; raise :class:`_Stalled` when it stops moving."""
+        job_id = rec.job_id or ""
+        last: tuple[str, float | None] | None = None
+        changed = time.monotonic()
+        while True:
+            st = provider.poll(job_id, client)
+            sig = (st.state, st.progress)
+            if sig != last:
+                last, changed = sig, time.monotonic()
+                if st.state in ("queued", "running"):
+                    self.journal.update(rec.row, state=st.state, progress=st.progress)
+                self._state(clip, st.state + (f" {st.progress:.0f}%" if st.progress is not None else ""))
+            if st.state == "succeeded":
+                return st
+            if st.state in ("failed", "cancelled"):
+                raise JobFailed(st.error or f"the job was {st.state}")
+            if time.monotonic() - changed > self.s.stall_timeout:
+                raise _Stalled(f"job {job_id} made no progress for {self.s.stall_timeout:g} s "
+                               f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})")
+            base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)
+            time.sleep(max(0.0, base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter)))
+
+    def _download(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, job_id: str, state: JobState,
+                  dest: Path, verify: Callable[[Path], None]) -> None:
+        """Fetch, verify, then rename into place; refresh the link when it is expired or refused."""
+        problem: Exception | None = None
+        for _ in range(self.s.download_attempts):
+            if state.expires_at is not None and time.time() > state.expires_at - self.s.expiry_margin:
+                state = provider.poll(job_id, client)
+                if state.expires_at is not None and time.time() > state.expires_at:
+                    raise JobFailed(f"the clip's download link expired before it could be fetched ({job_id})")
+            self._state(clip, "downloading")
+            try:
+                with atomic_path(dest) as tmp:
+                    provider.download(job_id, state, tmp, client)
+                    verify(tmp)
+                return
+            except BadMedia as exc:
+                problem = exc
+            except ProviderError as exc:
+                if exc.status not in (403, 404, 410):
+                    raise
+                problem, state = exc, provider.poll(job_id, client)
+        raise JobFailed(f"download failed {self.s.download_attempts} times: {problem}")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _done(self, clip: _Clip, key: str, path: Path, seconds: float) -> Take:
+        rec = self.journal.latest(key)
+        cost = self.journal.spent([key, _keyframe_key(clip.request)])
+        return Take(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key, path=path,
+                    seconds=seconds, provider=clip.caps.provider, model=clip.caps.model,
+                    job_id=rec.job_id if rec else None, cost_usd=cost)
+
+    def _stand_in(self, clip: _Clip, key: str, status: str, banner: str, reason: str | None = None) -> Take:
+        path = self.ws.takes / status / f"{key}.mp4"
+        render_card(clip.request, path, banner=banner)
+        rec = self.journal.latest(key)
+        return Take(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key, path=path,
+                    seconds=clip.request.seconds, provider=clip.caps.provider, model=clip.caps.model,
+                    job_id=rec.job_id if rec else None, status=status,  # type: ignore[arg-type]
+                    error=reason)
+
+    def _client(self, provider: RemoteProvider, caps: Capabilities) -> ApiClient:
+        with self._lock:
+            client = self._clients.get(provider.name)
+            if client is None:
+                client = ApiClient(provider, retry=self.s.retry, timeout=self.s.http_timeout)
+                self._clients[provider.name] = client
+                notes = provider.warnings(client)
+                if caps.retires and caps.retires <= date.today():
+                    notes.append(f"{caps.spec} is past the retirement date its provider announced "
+                                 f"({caps.retires.isoformat()}); it works only where an endpoint still serves it")
+                for note in notes:
+                    self.say(f"warning: {note}")
+        return client
+
+    def _slot(self, clip: _Clip) -> threading.Semaphore:
+        with self._lock:
+            slot = self._slots.get(clip.caps.provider)
+            if slot is None:
+                slot = self._slots[clip.caps.provider] = threading.Semaphore(clip.caps.concurrency)
+        return slot
+
+    def _frame_path(self, name: str) -> Path:
+        return self.ws.takes / "frames" / f"{name}.png"
+
+    def _state(self, clip: _Clip, text: str) -> None:
+        with self._lock:
+            if self._said.get(clip.label) == text:
+                return
+            self._said[clip.label] = text
+        self.say(f"shot {clip.label}: {text}")
+
+    def say(self, text: str) -> None:
+        if self._progress:
+            self._progress(text)
+
+
+def _keyframe_key(request: ClipRequest) -> str:
+    return f"kf-{request.cache_key()}"
+
+

@@ -1,0 +1,215 @@
+"""HTTP for remote providers, shared by every adapter: auth, base URL, retries, downloads.
+
+Adapters only map fields; this module decides what is worth retrying (408/409/429/5xx and network
+errors, honouring ``Retry-After``/``retry-after-ms``), what fails at once (other 4xx, with the
+provider's own message), and keeps the key on the API's own host and out of every message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from mvpipe.errors import InputError, MvpipeError
+from mvpipe.workspace import atomic_path
+
+if TYPE_CHECKING:
+    from mvpipe.generation.provider import RemoteProvider
+
+RETRY_STATUSES = frozenset({408, 409, 429})
+
+
+class ProviderError(MvpipeError):
+    """The provider refused or failed something for good; the message is the provider's own."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TransientError(MvpipeError):
+    """Worth another try. ``ambiguous``: the request may have been acted on (a 5xx or a lost reply)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry transient failures."""
+
+    attempts: int = 6
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    max_retry_after: float = 300.0
+
+    def retrying(self) -> Retrying:
+        """A tenacity loop over :class:`TransientError`, waiting what the provider asked for if it did."""
+        return Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(self.attempts),
+                        wait=self._wait, reraise=True)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            return min(float(hint), self.max_retry_after)
+        return wait_exponential_jitter(initial=self.backoff, max=self.max_backoff)(state)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, or ``Retry-After`` (seconds or a date)."""
+    if ms := headers.get("retry-after-ms"):
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def provider_message(resp: httpx.Response) -> str:
+    """The provider's own explanation from an error body, whatever its shape."""
+    try:
+        body: Any = resp.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return resp.text.strip()[:500] or resp.reason_phrase
+    if not isinstance(body, dict):
+        return json.dumps(body)[:500]
+    for path in (("error", "message"), ("error",), ("message",), ("detail",), ("failure",), ("title",)):
+        node = body
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, str) and node:
+            code = body.get("error", {}).get("code") if isinstance(body.get("error"), dict) else None
+            return f"{node} ({code})" if code and str(code) not in node else node
+        if node is not None and not isinstance(node, dict):
+            return json.dumps(node)[:500]
+    return json.dumps(body)[:500]
+
+
+class ApiClient:
+    """One provider's HTTP session: base URL and key from the environment, retries, safe downloads."""
+
+    def __init__(self, provider: RemoteProvider, *, retry: RetryPolicy | None = None, timeout: float = 60.0,
+                 environ: dict[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        key = env.get(provider.key_env, "").strip()
+        if not key:
+            raise InputError(f"{provider.name} needs an API key: set {provider.key_env} in the environment.",
+                             field="generator", hint="Or render with the local 'animatic' generator.")
+        self.provider = provider
+        self.base_url = (env.get(provider.base_url_env) or provider.base_url).rstrip("/") + "/"
+        self.retry = retry or RetryPolicy()
+        self._key = key
+        self._auth = provider.auth_headers(key)
+        self._origin = _origin(self.base_url)
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                                  follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def url(self, path: str) -> str:
+        """``path`` resolved against the base URL (absolute URLs pass through)."""
+        return urljoin(self.base_url, path.lstrip("/")) if not urlsplit(path).scheme else path
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                idempotent: bool = True) -> httpx.Response:
+        """Send one API call and return its 2xx response.
+
+        Idempotent calls are retried here; a non-idempotent one (a paid submit) raises
+        :class:`TransientError` so the caller can check whether it went through before resending.
+        """
+        if not idempotent:
+            return self._once(method, path, json=json, params=params)
+        for attempt in self.retry.retrying():
+            with attempt:
+                return self._once(method, path, json=json, params=params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def download(self, url: str, dest: Path) -> None:
+        """Stream ``url`` to ``dest`` atomically, retrying transient failures and short bodies."""
+        for attempt in self.retry.retrying():
+            with attempt:
+                self._fetch(url, dest)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the key blanked out, for anything that may be shown or stored."""
+        return text.replace(self._key, "***") if self._key else text
+
+    def _once(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self._call(lambda url, headers: self._http.request(method, url, headers=headers, **kw), path)
+
+    def _fetch(self, url: str, dest: Path) -> None:
+        def get(u: str, headers: dict[str, str]) -> httpx.Response:
+            resp = self._http.send(self._http.build_request("GET", u, headers=headers), stream=True)
+            try:
+                if not resp.is_success:
+                    resp.read()
+                    return resp
+                with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+                    for chunk in resp.iter_bytes(1 << 16):
+                        f.write(chunk)
+                    expected = resp.headers.get("content-length")
+                    if expected is not None and f.tell() != int(expected):
+                        raise TransientError(f"download ended after {f.tell()} of {expected} bytes")
+                return resp
+            finally:
+                resp.close()
+        self._call(get, url)
+
+    def _call(self, send: Callable[[str, dict[str, str]], httpx.Response], path: str) -> httpx.Response:
+        """Send, following redirects by hand so the key goes only to the API's own host."""
+        url = self.url(path)
+        try:
+            for _ in range(6):
+                headers = {**self._auth} if _origin(url) == self._origin else {}
+                resp = send(url, headers)
+                if resp.is_redirect and "location" in resp.headers:
+                    url = urljoin(url, resp.headers["location"])
+                    continue
+                return self._check(resp)
+            raise ProviderError(f"{self.provider.name}: too many redirects fetching {_safe(url)}")
+        except httpx.TransportError as exc:
+            ambiguous = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise TransientError(self.scrub(f"{self.provider.name}: network error: {exc!r}"),
+                                 ambiguous=ambiguous) from None
+
+    def _check(self, resp: httpx.Response) -> httpx.Response:
+        if resp.is_success:
+            return resp
+        status = resp.status_code
+        message = self.scrub(f"{self.provider.name} answered {status}: {provider_message(resp)}")
+        should = resp.headers.get("x-should-retry")
+        if should == "true" or (should != "false" and (status in RETRY_STATUSES or status >= 500)):
+            raise TransientError(message, retry_after=retry_after(resp.headers), ambiguous=status >= 500)
+        raise ProviderError(message, status=status)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _safe(url: str) -> str:
+    """A URL without its query (signed links carry credentials there)."""
+    return url.split("?", 1)[0]
