@@ -95,14 +95,17 @@ def audio_offsets(video: Path, song: Path, song_start: float, duration: float) -
     first = round(song_start * _SR)
     ref = ref[first:first + round(duration * _SR)]
     n = min(len(out), len(ref))
-    win, lag = round(_WINDOW * _SR), round(_MAX_LAG * _SR)
-    spots = [lag, max(lag, n - win - lag)] if n > 2 * (win + lag) else [0]
-    return [round(_lag_ms(out, ref, a, min(win, n - a - lag), lag), 3) for a in spots]
+    lag = min(round(_MAX_LAG * _SR), n // 4)
+    win = min(round(_WINDOW * _SR), n - 2 * lag)
+    if win < _SR // 10:
+        return []
+    spots = sorted({lag, n - win - lag})
+    return [round(_lag_ms(out, ref, a, win, lag), 3) for a in spots]
 
 
 def _lag_ms(out: np.ndarray, ref: np.ndarray, at: int, win: int, lag: int) -> float:
     x = out[at:at + win]
-    lo = max(0, at - lag)
+    lo = at - lag
     y = ref[lo:at + win + lag]
     corr = signal.correlate(y, x, mode="valid", method="fft")
     p = int(np.argmax(corr))

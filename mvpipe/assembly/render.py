@@ -150,9 +150,13 @@ def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan:
             for p in paths:
                 f.write(f"file '{p.resolve()}'\n")
         tag = ["-tag:v", "hvc1"] if enc.codec == "h265" else []
+        # The concat demuxer offsets each file by durations rounded to microseconds; over many pieces
+        # that drifts off the frame grid. Snap every timestamp back onto it (drift stays << 1 frame).
+        step = enc.timescale // enc.fps
+        snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
             run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(audio),
-                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-c:a", "aac",
+                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "aac",
                         "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart",
                         "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
                        what="joining pieces and muxing the song")
