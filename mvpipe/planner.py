@@ -295,7 +295,9 @@ class _Layout:
                 anchor = grid.next_point(pos, unit_grid) if first and not out and length.unit != "seconds" else pos
                 pos = anchor + grid.span(anchor, length)
             elif j == auto[-1] and end is not None:
-                pinned = end - fixed_after  # the last one absorbs the rounding of the others
+                # the last one absorbs the others' rounding; the shots after it keep their lengths
+                # counted back from `end`, which is itself a cut only if it is on the grid
+                pinned = grid.snap(end - fixed_after, "beat") if fixed_after else end
                 if density and pinned > pos + 2 * grid.span(pos, self._density_at(pos)):
                     self.warnings.append(f"shot '{shots[j].id}' stretches to {grid.time(pinned):.2f}s to fill the "
                                          "song: add shots to keep the density.")

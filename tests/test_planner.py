@@ -211,3 +211,12 @@ def test_prompt_carries_characters_camera_and_style(write_board) -> None:
 def test_planning_is_pure(write_board) -> None:
     shots = "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, prompt: x}\n"
     assert _plan(write_board, shots) == _plan(write_board, shots)
+
+
+def test_fixed_shots_after_shared_ones_are_counted_back_from_the_end_onto_beats(write_board) -> None:
+    analysis = grid_analysis(duration=60.3, first_beat=0.02)  # the song ends between beats
+    shots = "  - {id: a, prompt: x}\n  - {id: b, prompt: x}\n  - {id: outro, length: 4 bars, prompt: x}\n"
+    p = _plan(write_board, shots, analysis)
+    outro = p.segments[-1]
+    assert outro.start_frame == round(analysis.beats[round((outro.start - 0.02) / 0.5)] * 30)
+    assert outro.start == pytest.approx(52.52, abs=1 / 30)  # the beat nearest 60.3 s - 4 bars (8 s)

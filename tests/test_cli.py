@@ -1,0 +1,191 @@
+"""The command line end to end, on real renders: the demo, bad input, and third-party songs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from conftest import shared_file
+
+from mvpipe.cli import main
+from mvpipe.ffmpeg import decode_audio
+from mvpipe.generation.providers.animatic import shot_colour
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "storyboards" / "demo.yaml"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mvpipe.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict:
+    """Render the demo storyboard once, through the real command line."""
+    out = tmp_path_factory.mktemp("demo") / "demo.mp4"
+    proc = _run("render", str(DEMO), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(_run("plan", str(DEMO), "--json").stdout)
+    analysis = json.loads(_run("analyze", str(ROOT / "assets" / "demo_song.mp3"), "--json").stdout)
+    return {"out": out, "plan": plan, "analysis": analysis}
+
+
+def test_demo_is_h264_aac_and_exactly_the_song_range_long(demo) -> None:
+    with av.open(str(demo["out"])) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+        assert (video.width, video.height) == (1280, 720)
+        frames = sum(1 for _ in container.decode(video=0))
+    plan = demo["plan"]
+    assert frames == plan["frames"] == round((plan["song_end"] - plan["song_start"]) * plan["fps"])
+
+
+def test_every_cut_is_on_the_frame_nearest_a_beat(demo) -> None:
+    plan, beats = demo["plan"], np.array(demo["analysis"]["beats"])
+    fps = plan["fps"]
+    for seg in plan["segments"][1:]:
+        nearest = beats[np.argmin(np.abs(beats - seg["start"]))]
+        assert seg["start_frame"] == round((nearest - plan["song_start"]) * fps), seg["shot"]
+
+
+def _edge_colour(frame: av.VideoFrame) -> np.ndarray:
+    """Mean colour of the card's right margin, where the animatic draws no text."""
+    rgb = frame.to_ndarray(format="rgb24")
+    h, w, _ = rgb.shape
+    return rgb[int(0.3 * h):int(0.85 * h), w - w // 40 - 8:w - 8].reshape(-1, 3).mean(axis=0)
+
+
+def test_shots_change_exactly_at_the_planned_cut_frames(demo) -> None:
+    plan = demo["plan"]
+    wanted: dict[int, int] = {}
+    for seg in plan["segments"]:
+        if seg["transition"] == "cut" and seg["start_frame"] > 0:
+            wanted[seg["start_frame"] - 1] = seg["shot_number"] - 1
+            wanted[seg["start_frame"]] = seg["shot_number"]
+    seen: dict[int, np.ndarray] = {}
+    with av.open(str(demo["out"])) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in wanted:
+                seen[i] = _edge_colour(frame)
+    assert len(seen) == len(wanted) >= 6
+    for i, shot_number in wanted.items():
+        ours = np.array(shot_colour(shot_number))
+        if i + 1 in wanted and wanted[i + 1] == shot_number + 1:
+            neighbour = np.array(shot_colour(shot_number + 1))
+        else:
+            neighbour = np.array(shot_colour(shot_number - 1))
+        # within YUV/matrix rounding of our colour, and far closer to it than to the other shot's
+        assert np.abs(seen[i] - ours).max() < 24, f"frame {i}"
+        assert np.linalg.norm(seen[i] - ours) * 3 < np.linalg.norm(seen[i] - neighbour), f"frame {i}"
+
+
+def test_the_soundtrack_is_the_song_without_offset(demo) -> None:
+    plan = demo["plan"]
+    rate = 48000
+    song = decode_audio(Path(plan["song"]), rate, start=plan["song_start"],
+                        duration=plan["song_end"] - plan["song_start"])
+    ours = decode_audio(demo["out"], rate)
+    assert abs(len(ours) - len(song)) < rate * 0.05
+    for at in (1.0, len(song) / rate / 2, len(song) / rate - 3.0):  # start, middle, end: no drift
+        a = song[int(at * rate):int((at + 2) * rate)]
+        b = ours[int(at * rate) - 480:int((at + 2) * rate) + 480]
+        corr = np.correlate(b, a, mode="valid")
+        lag = int(np.argmax(corr)) - 480
+        assert abs(lag) <= rate // 1000, f"offset {lag / rate * 1000:.2f} ms at {at:.1f}s"
+        assert np.corrcoef(a, b[480 + lag:480 + lag + len(a)])[0, 1] > 0.98
+
+
+def test_render_again_reuses_every_take(demo, tmp_path: Path) -> None:
+    takes = ROOT / "storyboards" / ".mvpipe" / "takes"
+    before = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
+    out = tmp_path / "again.mp4"
+    proc = _run("render", str(DEMO), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
+    assert before and after == before
+    assert "generating" not in proc.stderr
+
+
+def test_plan_json_is_one_document_with_the_contract_fields() -> None:
+    proc = _run("plan", str(DEMO), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {"fps", "segments", "estimated_cost_usd", "paid_seconds", "screen_seconds"} <= doc.keys()
+    assert {"shot", "start", "end", "requested_seconds", "generator"} <= doc["segments"][0].keys()
+
+
+def test_analyze_json_has_the_contract_fields() -> None:
+    proc = _run("analyze", str(ROOT / "assets" / "demo_song.mp3"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {"tempo", "beats", "downbeats", "sections"} <= doc.keys()
+    assert {"start", "end", "label"} <= doc["sections"][0].keys()
+    assert doc["tempo"] == pytest.approx(120, abs=1.5) and doc["meter"] == 4
+
+
+def _board(tmp_path: Path, old: str = "", new: str = "") -> Path:
+    text = DEMO.read_text().replace("../assets/", str(ROOT / "assets") + "/")
+    assert old in text
+    path = tmp_path / "board.yaml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("title: Night Drive", "title: [Night Drive", "not valid YAML"),
+    ("    camera: slow push-in", "    camra: slow push-in", "unknown key 'camra'"),
+    ("demo_song.mp3", "no_such_song.mp3", "song file not found"),
+    ("characters: [juno]\n    prompt: juno projects", "characters: [jun]\n    prompt: juno projects",
+     "unknown character 'jun'"),
+    ("length: 8 bars", "length: eight bars", "cannot parse 'eight bars'"),
+    ("generator: animatic", "generator: animagic", "unknown provider 'animagic'"),
+])
+def test_bad_storyboards_exit_2_naming_the_place(tmp_path: Path, old: str, new: str, words: str) -> None:
+    board = _board(tmp_path, old, new)
+    proc = _run("render", str(board))
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and str(board) in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_song_that_is_not_audio_exits_2(tmp_path: Path) -> None:
+    fake = tmp_path / "song.mp3"
+    fake.write_text("this is not audio")
+    board = _board(tmp_path, str(ROOT / "assets" / "demo_song.mp3"), str(fake))
+    proc = _run("plan", str(board))
+    assert proc.returncode == 2 and "cannot decode audio" in proc.stderr and str(fake) in proc.stderr
+
+
+def test_max_cost_refuses_before_anything_is_generated(tmp_path: Path, capsys) -> None:
+    board = _board(tmp_path)
+    assert main(["render", str(board), "--max-cost", "-1"]) == 2
+    assert "over --max-cost" in capsys.readouterr().err
+    assert not (tmp_path / ".mvpipe" / "takes").exists() or not any((tmp_path / ".mvpipe" / "takes").iterdir())
+
+
+@pytest.mark.parametrize("song", ["Kevin_MacLeod_-_Vibe_Ace.ogg", "admiralbob77_-_Choice_-_Drum-bass.ogg"])
+def test_real_songs_render(tmp_path: Path, song: str) -> None:
+    src = shared_file("audio", song)
+    shutil.copy(src, tmp_path / song)
+    board = tmp_path / "board.yaml"
+    board.write_text(f"""\
+mvpipe: 1
+song: {song}
+output: {{height: 720, fps: 24, quality: draft}}
+timing: {{end: 20}}
+shots:
+  - {{id: one, length: 2 bars, prompt: first}}
+  - {{id: two, prompt: second, transition: crossfade}}
+  - {{id: three, prompt: third}}
+""")
+    out = tmp_path / "out.mp4"
+    assert main(["render", str(board), "-o", str(out)]) == 0
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 480
