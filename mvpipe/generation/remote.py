@@ -66,7 +66,7 @@ class RetryPolicy:
         hint = getattr(exc, "retry_after", None)
         if hint is not None:
             return min(float(hint), self.max_retry_after)
-        return wait_exponential_jitter(initial=self.backoff, max=self.max_backoff)(state)
+        return wait_exponential_jitter(multiplier=self.backoff, max=self.max_backoff)(state)
 
 
 def retry_after(headers: httpx.Headers) -> float | None:

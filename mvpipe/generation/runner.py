@@ -56,6 +56,10 @@ class JobFailed(MvpipeError):
     """A job ended without a usable clip; the message is the provider's reason."""
 
 
+class DownloadFailed(JobFailed):
+    """A paid clip that would not come down intact; the journal keeps it for the next run."""
+
+
 class _Stalled(MvpipeError):
     pass
 
@@ -360,7 +364,10 @@ class _Run:
                     raise JobFailed(f"{exc}; gave up after one retry") from None
                 self.say(f"{clip.label}: {exc}; {'cancelled it, ' if cancelled else ''}submitting once more")
                 stalled_before, rec = True, None
-            except (ProviderError, JobFailed, BadMedia) as exc:
+            except DownloadFailed as exc:
+                self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
+                raise
+            except (ProviderError, JobFailed) as exc:
                 self.journal.update(rec.row, state="failed", error=str(exc))
                 raise
 
@@ -451,7 +458,7 @@ class _Run:
                 if exc.status not in (403, 404, 410):
                     raise
                 problem, state = exc, provider.poll(job_id, client)
-        raise JobFailed(f"download failed {self.s.download_attempts} times: {problem}")
+        raise DownloadFailed(f"download failed {self.s.download_attempts} times: {problem}")
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -98,6 +99,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     host: str
+    at: float = field(default_factory=time.time)
 
 
 class Reply(Exception):
@@ -136,6 +138,8 @@ class FakeServer:
         self.log: list[Recorded] = []
         self.creates: Counter[str] = Counter()  # prompt -> jobs created
         self.downloads: Counter[str] = Counter()  # job id -> downloads served whole
+        self.downloaded_at: dict[str, float] = {}  # job id -> when its first whole download ended
+        self.on_create: Callable[[Job], None] | None = None  # runs as a job is created, before the reply
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -269,6 +273,7 @@ def _handler(srv: FakeServer) -> type[BaseHTTPRequestHandler]:
                 return
             with srv.lock:
                 srv.downloads[d.job.id] += 1
+                srv.downloaded_at.setdefault(d.job.id, time.time())
 
         def do_GET(self) -> None:
             self._serve("GET")
@@ -284,6 +289,8 @@ def _handler(srv: FakeServer) -> type[BaseHTTPRequestHandler]:
 
 def hold_and_maybe_lose(srv: FakeServer, job: Job) -> None:
     """After creating a job: hold the reply (crash window) or lose it (answer 500), as the faults say."""
+    if srv.on_create:
+        srv.on_create(job)
     for needle, seconds in srv.faults.hold_submit.items():
         if needle in job.prompt:
             time.sleep(seconds)
