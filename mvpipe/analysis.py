@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 
 _SR = 22050
 _N_FFT = 1024
@@ -266,6 +266,9 @@ _TEMPO_STEP = 43  # frames between tempogram columns (~0.5 s)
 _BPM_GRID = np.exp(np.arange(np.log(_BPM_MIN), np.log(_BPM_MAX), 0.01))
 
 
+_COMB = ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25))
+
+
 def _tempogram(onset: np.ndarray) -> np.ndarray:
     """Comb-filtered windowed autocorrelation, shape (columns, len(_BPM_GRID))."""
     win = int(_TEMPO_WIN_S * _FPS)
@@ -280,7 +283,7 @@ def _tempogram(onset: np.ndarray) -> np.ndarray:
     acf /= np.maximum(acf[:, :1], 1e-10)
     lags = 60.0 * _FPS / _BPM_GRID
     score = np.zeros((len(starts), len(_BPM_GRID)))
-    for k, w in ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25)):
+    for k, w in _COMB:
         lk = np.minimum(lags * k, win - 2)
         lo = np.floor(lk).astype(int)
         frac = lk - lo
@@ -496,14 +499,48 @@ def _self_similarity(x: np.ndarray) -> np.ndarray:
     return x @ x.T
 
 
-def _novelty(ssm: np.ndarray, half: int) -> np.ndarray:
-    """Foote checkerboard novelty along the diagonal with a Gaussian-tapered kernel."""
-    idx = np.arange(-half, half)
-    taper = np.exp(-((idx + 0.5) / half) ** 2 * 2.0)
-    kernel = np.outer(taper, taper) * np.sign(idx + 0.5)[:, None] * np.sign(idx + 0.5)[None, :]
+_PHRASES = (2, 4, 8)  # bars compared on each side of a candidate boundary
+_PEAK_THRESHOLD = 0.0  # in standard deviations of the novelty above its mean
+
+
+def _phrase_novelty(x: np.ndarray) -> np.ndarray:
+    """Per bar line: how different the few bars after it are from the few bars before, on average
+    over 2-, 4- and 8-bar windows. Comparing window means (not bar pairs) makes a section whose
+    chords change every bar look uniform, so only the change of material stands out."""
+    n = len(x)
+    sums = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), x]), axis=0)
+    total = np.zeros(n)
+    for w in _PHRASES:
+        i = np.arange(n)
+        lo, hi = np.maximum(i - w, 0), np.minimum(i + w, n)
+        before = (sums[i] - sums[lo]) / np.maximum(i - lo, 1)[:, None]
+        after = (sums[hi] - sums[i]) / np.maximum(hi - i, 1)[:, None]
+        dist = np.linalg.norm(after - before, axis=1)
+        dist[(i - lo < max(1, w // 2)) | (hi - i < max(1, w // 2))] = 0.0  # too little context
+        total += dist / max(float(dist.max()), 1e-10)
+    return total / len(_PHRASES)
+
+
+def _repetition_novelty(ssm: np.ndarray) -> np.ndarray:
+    """Serra et al.'s structure features: each bar's row of the recurrence plot, read as lags
+    (circularly), changes where the pattern of what-repeats-where changes, i.e. at boundaries."""
+    from scipy.ndimage import gaussian_filter
+
     n = len(ssm)
-    padded = np.pad(ssm, half, mode="edge")
-    return np.array([np.sum(padded[i:i + 2 * half, i:i + 2 * half] * kernel) for i in range(n)])
+    k = max(2, int(0.15 * n))
+    kth = np.sort(ssm, axis=1)[:, -k - 1][:, None]
+    recurrence = ((ssm >= kth) & (ssm >= kth.T)) * np.maximum(ssm, 0.0)  # mutual nearest neighbours
+    rows = np.arange(n)[:, None]
+    lag = gaussian_filter(recurrence[rows, (rows + np.arange(n)[None, :]) % n], (1.0, 0.5))
+    return np.concatenate([[0.0], np.linalg.norm(np.diff(lag, axis=0), axis=1)])
+
+
+def _boundary_bars(novelty: np.ndarray) -> list[int]:
+    """Local maxima (within 2 bars either side) that stand out from the song's novelty, at least
+    two bars from either end of the song."""
+    level = novelty.mean() + _PEAK_THRESHOLD * novelty.std()
+    return [i for i in range(2, len(novelty) - 2)
+            if novelty[i] > level and novelty[i] == novelty[max(0, i - 2):i + 3].max()]
 
 
 def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
@@ -513,13 +550,17 @@ def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
     bar_frames = np.append(beats[downbeat_idx], len(feats.onset) - 1)
     x = _bar_features(feats, bar_frames)
     ssm = _self_similarity(x)
-    nov = _novelty(ssm, 4)
-    nov = nov / max(float(nov.max()), 1e-10)
-    peaks = [i for i in range(2, len(nov) - 1)
-             if nov[i] == nov[max(0, i - 3):i + 4].max() and nov[i] > 0.3]
-    cuts = [0, *peaks, len(bar_frames) - 1]
-    times = [0.0, *(float(bar_frames[i] / _FPS) for i in cuts[1:-1]), duration]
+    rep = _repetition_novelty(ssm)
+    phrase = _phrase_novelty(x)
+    novelty = rep / max(float(rep.max()), 1e-10) + 0.5 * phrase / max(float(phrase.max()), 1e-10)
+    cuts = [0, *_boundary_bars(novelty), len(bar_frames) - 1]
     labels = _label_segments(ssm, cuts)
+    # a segment that repeats the one before it is the same section continuing (a 4-bar progression
+    # played twice in an 8-bar verse), not a new one
+    keep = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    cuts = [cuts[i] for i in keep] + [cuts[-1]]
+    labels = _relabel([labels[i] for i in keep])
+    times = [0.0, *(float(bar_frames[i] / _FPS) for i in cuts[1:-1]), duration]
     rms = feats.rms
     energies = []
     for a, b in zip(times[:-1], times[1:], strict=True):
@@ -528,6 +569,14 @@ def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
     top = max(max(energies), 1e-10)
     return [Section(start=round(a, 4), end=round(b, 4), label=lab, energy=round(e / top, 4))
             for a, b, lab, e in zip(times[:-1], times[1:], labels, energies, strict=True)]
+
+
+def _relabel(labels: list[str]) -> list[str]:
+    """Rename letters in order of first appearance (A, B, C...), keeping primes."""
+    order: dict[str, str] = {}
+    for lab in labels:
+        order.setdefault(lab.rstrip("'"), chr(ord("A") + len(order) % 26))
+    return [order[lab.rstrip("'")] + lab[len(lab.rstrip("'")):] for lab in labels]
 
 
 def _segment_similarity(ssm: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> float:

@@ -128,15 +128,19 @@ def events(song: Song, beats: np.ndarray, starts: list[int]) -> list[Note]:
                            for s in sorted(mrng.choice(part.meter * STEPS, size=part.meter + 1,
                                                        replace=False))],
                 "octave": int(mrng.choice([0, 12])),
+                # sections differ in arrangement as well as harmony, as verses and choruses do
+                "voicing": int(mrng.choice([-12, 0, 12])),
+                "level_db": float(mrng.choice([0.0, -3.0, -6.0])),
             }
         mat = material[base]
         groove = GROOVES[part.groove]
         swing = part.groove == "swing"
-        gain = 10 ** (part.gain_db / 20)
+        gain = 10 ** ((part.gain_db + mat["level_db"]) / 20)
         crash = part.groove not in ("drumless", "sparse", "ballad3") and rng.random() < 0.5
         for bar in range(part.bars):
             b0 = first + bar * part.meter
-            chord = chord_notes(mat["prog"][bar % 4], key)
+            triad = chord_notes(mat["prog"][bar % 4], key)
+            chord = [p + mat["voicing"] for p in triad]
 
             def put(step: float, dur_beats: float, role: str, pitch: int, vel: float,
                     b0: int = b0, part: Part = part, gain: float = gain, swing: bool = swing) -> None:
@@ -161,7 +165,7 @@ def events(song: Song, beats: np.ndarray, starts: list[int]) -> list[Note]:
                 put(s, 0.25, "snare", 0, 0.25)
             if crash and bar == 0:
                 put(0, 2.0, "crash", 0, 0.6)
-            root = chord[0] - 24 - (12 if chord[0] - 24 > 47 else 0)
+            root = triad[0] - 24 - (12 if triad[0] - 24 > 47 else 0)
             bass_style = groove["bass"]
             if bass_style == "eighths":
                 for s in range(0, bar_steps, 2):
@@ -319,7 +323,7 @@ def songs() -> list[Song]:
         add("breakdown", r[1], _structure("ABCAB", {"A": "hiphop", "B": "rock", "C": "drumless"},
                                           4, t(90, 86)), "breakdown", "structure")
         add("dnb", r[0], _structure("ABAB", {"A": "dnb", "B": "rock"}, 8, t(174, 170)), "fast")
-        add("march_half", r[1], _structure("AABBA", {"A": "rock", "B": "half"}, 4, t(140, 132)),
+        add("march_half", r[1], _structure("ABABA", {"A": "rock", "B": "half"}, 4, t(140, 132)),
             "half-time")
     return out
 
