@@ -1,36 +1,10 @@
-"""Shared fixtures: where the third-party media lives, and songs with an exact beat grid."""
+"""Fixtures shared by the top-level tests."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from mvpipe.analysis import Section, SongAnalysis
-
-SHARED = Path(os.environ.get("MVPIPE_SHARED") or Path(__file__).resolve().parents[2] / "shared")
-
-
-def shared_file(*parts: str) -> Path:
-    """A file from ../shared (songs and clips made by others); skips the test clearly when absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} not present (../shared is not checked out beside the repo)")
-    return path
-
-
-def grid_analysis(bpm: float = 120.0, meter: int = 4, duration: float = 60.0, first_beat: float = 0.0,
-                  sections: list[tuple[float, float, str]] | None = None) -> SongAnalysis:
-    """A SongAnalysis with a perfect grid: what the planner sees for a metronomic song."""
-    period = 60.0 / bpm
-    beats = [float(t) for t in np.arange(first_beat, duration - 1e-9, period)]
-    secs = sections or [(0.0, duration, "A")]
-    return SongAnalysis(sha256="0" * 64, duration=duration, tempo=bpm, meter=meter, beats=beats,
-                        downbeats=beats[::meter],
-                        sections=[Section(start=a, end=b, label=lab, energy=1.0) for a, b, lab in secs],
-                        energy_hop=0.1, energy=[0.0] * int(duration * 10))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import shared_file
+from support import shared_file
 
 from mvpipe.cli import main
 from mvpipe.ffmpeg import decode_audio

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import grid_analysis
+from support import grid_analysis
 
 from mvpipe.errors import InputError
 from mvpipe.generation.provider import Capabilities
