@@ -1,12 +1,47 @@
-"""Shared scaffolding for provider tests: real clips made with FFmpeg and clip requests."""
+"""Shared scaffolding for provider tests: real clips, requests, storyboards, fast runner settings.
+
+The HTTP side (a threaded server on 127.0.0.1, job clock, fault injection, recorded requests) is
+the generation suite's ``tests/generation/fakeserver.py``, re-exported here so every adapter's test
+speaks its protocol through the same scaffolding.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-from mvpipe.ffmpeg import run_ffmpeg
-from mvpipe.generation.provider import ClipRequest
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakeserver
+
+from fakeserver import (  # noqa: E402,F401 - re-exported
+    Download,
+    FakeServer,
+    Faults,
+    Job,
+    PNG_1x1,
+    Protocol,
+    Recorded,
+    Reply,
+    clip_bytes,
+    hold_and_maybe_lose,
+)
+
+from mvpipe.analysis import Section, SongAnalysis  # noqa: E402
+from mvpipe.ffmpeg import run_ffmpeg  # noqa: E402
+from mvpipe.generation.provider import ClipRequest  # noqa: E402
+from mvpipe.generation.providers import resolve  # noqa: E402
+from mvpipe.generation.remote import RetryPolicy  # noqa: E402
+from mvpipe.generation.runner import GenerationResult, RunnerSettings, generate  # noqa: E402
+from mvpipe.planner import Plan, plan  # noqa: E402
+from mvpipe.storyboard import load  # noqa: E402
+from mvpipe.workspace import Workspace  # noqa: E402
+
+FAST = RunnerSettings(poll_interval=0.02, poll_jitter=0.0, stall_timeout=1.0, http_timeout=5.0,
+                      retry=RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.05, max_retry_after=0.1),
+                      download_attempts=2)
 
 
 def make_clip(dest: Path, *, seconds: float = 1.0, size: str = "160x90", fps: int = 24, colour: str = "red",
@@ -31,3 +66,58 @@ def request(**overrides: Any) -> ClipRequest:
                                   prompt="a quiet street at dawn", seconds=2.0, width=320, height=180,
                                   aspect="16:9", fps=24)
     return ClipRequest(**{**fields, **overrides})
+
+
+def reference_png(path: Path, colour: tuple[int, int, int] = (200, 40, 40)) -> Path:
+    """A character reference image (400x400, as providers want at least 300 px)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (400, 400), colour).save(path)
+    return path
+
+
+def grid_song(bpm: float = 120.0, seconds: float = 8.0) -> SongAnalysis:
+    """A song analysis with an exact beat grid in 4/4, as the planner sees a metronomic song."""
+    beats = [float(t) for t in np.arange(0.0, seconds - 1e-9, 60.0 / bpm)]
+    return SongAnalysis(sha256="0" * 64, duration=seconds, tempo=bpm, meter=4, beats=beats, downbeats=beats[::4],
+                        sections=[Section(start=0.0, end=seconds, label="A", energy=1.0)], energy_hop=0.1,
+                        energy=[0.0] * int(seconds * 10))
+
+
+BOARD = """mvpipe: 1
+song: song.wav
+output: {{aspect: "16:9", height: 720, fps: 12, quality: draft, path: out.mp4}}
+generator: {spec}
+characters:
+  mara:
+    description: woman with a silver bob
+    references: [mara.png]
+shots:
+  - id: road
+    length: 2 beats
+    prompt: {prompt}
+  - id: mara
+    length: 4 beats
+    characters: [mara]
+    prompt: mara drives at night
+"""
+
+
+def write_board(folder: Path, spec: str, prompt: str = "an empty road at night") -> Path:
+    """A two-shot storyboard (one text shot, one with a referenced character) beside a stand-in song."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "song.wav").write_bytes(b"RIFF")
+    reference_png(folder / "mara.png")
+    path = folder / "board.yaml"
+    path.write_text(BOARD.format(spec=spec, prompt=prompt))
+    return path
+
+
+def plan_for(folder: Path, spec: str, prompt: str = "an empty road at night") -> Plan:
+    board = load(write_board(folder, spec, prompt))
+    return plan(board, grid_song(), {spec: resolve(spec)[1]})
+
+
+def run(folder: Path, spec: str, prompt: str = "an empty road at night",
+        settings: RunnerSettings = FAST) -> GenerationResult:
+    """Plan the two-shot storyboard for ``spec`` and generate its takes with test-speed settings."""
+    return generate(plan_for(folder, spec, prompt), Workspace(folder / ".mvpipe"), settings=settings)

@@ -1,0 +1,178 @@
+"""Kling's official API (``/v1/videos/{text2video,image2video,multi-image2video}``), JWT-signed.
+
+Auth is a short-lived HS256 JWT made from an access key and a secret key (Kling's General Info
+page: ``iss`` = access key, ``exp`` = now + 30 min, ``nbf`` = now - 5 s); a fresh one is minted
+before each expires. Errors carry a business ``code`` beside the HTTP status, and the status alone
+misleads: 429 means both "too fast" (1302/1303: retry) and "no balance" (1100-1103: stop), so the
+paid submit reads the code itself. Characters travel natively on ``multi-image2video`` (up to four
+images, kling-v1-6) and as a first frame elsewhere. ``sound`` stays off unless a shot asks for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mvpipe.errors import InputError
+from mvpipe.generation.media import image_base64
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
+from mvpipe.generation.remote import ApiClient, ProviderError, TransientError, retry_after
+
+_STATES = {"submitted": "queued", "processing": "running", "succeed": "succeeded", "failed": "failed"}
+_RETRY_CODES = frozenset({1302, 1303, 5000, 5001, 5002})  # too fast, over concurrency, server side
+_TOKEN_LIFE = 1800
+
+
+def jwt_hs256(access_key: str, secret_key: str, now: float | None = None) -> str:
+    """The token Kling asks for: header {alg HS256, typ JWT}, payload {iss, exp, nbf}."""
+    now = time.time() if now is None else now
+
+    def part(obj: object) -> str:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    claims = {"iss": access_key, "exp": int(now) + _TOKEN_LIFE, "nbf": int(now) - 5}
+    signing = f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}"
+    sig = hmac.new(secret_key.encode(), signing.encode(), hashlib.sha256).digest()
+    return f"{signing}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+
+
+class _FreshToken(Mapping[str, str]):
+    """Auth headers whose JWT is re-minted a minute before it expires (read on every request)."""
+
+    def __init__(self, access_key: str, secret_key: str) -> None:
+        self._keys = (access_key, secret_key)
+        self._token, self._minted = "", 0.0
+
+    def __getitem__(self, name: str) -> str:
+        if name != "Authorization":
+            raise KeyError(name)
+        if time.time() - self._minted > _TOKEN_LIFE - 60:
+            self._minted = time.time()
+            self._token = jwt_hs256(*self._keys, now=self._minted)
+        return f"Bearer {self._token}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("Authorization",))
+
+    def __len__(self) -> int:
+        return 1
+
+
+class KlingProvider(RemoteProvider):
+    """Kling v1.6 (4 native references), v2.5 turbo, v2.6 (sound) and v3 (3-15 s)."""
+
+    name = "kling"
+    base_url = "https://api-singapore.klingai.com"
+    base_url_env = "KLING_BASE_URL"
+    key_env = "KLING_ACCESS_KEY"
+    secret_env = "KLING_SECRET_KEY"
+    poll_interval = 10.0
+
+    def auth_headers(self, key: str) -> Mapping[str, str]:  # type: ignore[override]
+        secret = os.environ.get(self.secret_env, "").strip()
+        if not secret:
+            raise InputError(f"kling needs its secret key too: set {self.secret_env} in the environment.",
+                             field="generator")
+        return _FreshToken(key, secret)
+
+    def models(self) -> list[Capabilities]:
+        sizes = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}  # std mode is 720p
+        common = dict(provider=self.name, sizes=sizes, first_frame=True, last_frame=True,
+                      key_env=[self.key_env, self.secret_env], concurrency=3)
+        # Kling bills prepaid units; no official USD per second is published. 0.084 is kling-v3 std
+        # as resold (third-party), used for every model so budgets are never under-estimated as free.
+        common = dict(common, price_per_second=0.084)
+        five_ten = dict(durations=[5.0, 10.0], references_as="first_frame", max_references=1)
+        return [
+            Capabilities(model="kling-v2-6", native_audio=True, **five_ten, **common),
+            Capabilities(model="kling-v3", duration_range=(3.0, 15.0), duration_step=1.0, native_audio=True,
+                         references_as="first_frame", max_references=1, **common),
+            Capabilities(model="kling-v2-5-turbo", **five_ten, **common),
+            Capabilities(model="kling-v1-6", durations=[5.0, 10.0], references_as="native", max_references=4,
+                         **common),
+        ]
+
+    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
+        caps = self.capabilities(request.model)
+        body: dict[str, object] = {"model_name": request.model, "prompt": request.prompt[:2500], "mode": "std",
+                                   "duration": f"{request.seconds:g}",
+                                   "external_task_id": f"{_external_prefix(request)}{time.time_ns()}"}
+        if request.negative_prompt:
+            body["negative_prompt"] = request.negative_prompt[:2500]
+        if caps.native_audio:
+            body["sound"] = "on" if request.audio else "off"
+        refs = request.references[:caps.max_references]
+        if caps.references_as == "native" and refs and first_frame is None:
+            endpoint = "multi-image2video"
+            body["image_list"] = [{"image": image_base64(p)[1]} for p in refs]
+            body["aspect_ratio"] = request.aspect
+        elif first_frame is not None:
+            endpoint = "image2video"  # the clip takes the image's aspect: fit it to the output first
+            body["image"] = image_base64(first_frame, (request.width, request.height))[1]
+        else:
+            endpoint = "text2video"
+            body["aspect_ratio"] = request.aspect
+        auth = self.auth_headers(os.environ.get(self.key_env, "").strip())
+        return f"{endpoint}/{_post(client, f'v1/videos/{endpoint}', body, auth)['task_id']}"
+
+    def poll(self, job_id: str, client: ApiClient) -> JobState:
+        data = _data(client.request("GET", f"v1/videos/{job_id}"))
+        status = data.get("task_status", "processing")
+        videos = (data.get("task_result") or {}).get("videos") or []
+        error = (data.get("task_status_msg") or "generation failed") if status == "failed" else None
+        return JobState(state=_STATES.get(status, "running"), error=error,
+                        download_url=videos[0]["url"] if videos else None)
+
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Recent tasks whose ``external_task_id`` names this clip (Kling's task lists, newest first)."""
+        prefix = _external_prefix(request)
+        found = []
+        for endpoint in ("text2video", "image2video", "multi-image2video"):
+            tasks = _data(client.request("GET", f"v1/videos/{endpoint}", params={"pageNum": 1, "pageSize": 100}))
+            found += [(t.get("created_at", 0), f"{endpoint}/{t['task_id']}") for t in tasks
+                      if (t.get("task_info") or {}).get("external_task_id", "").startswith(prefix)
+                      and t.get("created_at", 0) / 1000 >= since]
+        return [job for _, job in sorted(found, reverse=True)]
+
+
+def _external_prefix(request: ClipRequest) -> str:
+    """What every submit of this clip's ``external_task_id`` starts with (Kling wants each one unique)."""
+    return f"mvpipe-{request.cache_key()}-"
+
+
+def _data(resp: httpx.Response) -> Any:
+    body = resp.json()
+    if body.get("code", 0) != 0:
+        raise ProviderError(f"kling: {body.get('message', 'error')} (code {body.get('code')})")
+    return body["data"]
+
+
+def _post(client: ApiClient, path: str, body: dict[str, object], auth: Mapping[str, str]) -> dict:
+    """One paid POST, classified by Kling's business code rather than the HTTP status alone."""
+    try:
+        resp = httpx.post(client.url(path), json=body, headers=dict(auth), timeout=60.0)
+    except httpx.TransportError as exc:
+        raise TransientError(f"kling: network error: {type(exc).__name__}",
+                             ambiguous=not isinstance(exc, httpx.ConnectError)) from None
+    try:
+        payload = resp.json()
+    except ValueError:
+        payload = {}
+    code = payload.get("code") if isinstance(payload, dict) else None
+    if resp.is_success and code == 0:
+        return payload["data"]
+    message = client.scrub(f"kling answered {resp.status_code}: {payload.get('message') or resp.reason_phrase}"
+                           + (f" (code {code})" if code is not None else ""))
+    if code in _RETRY_CODES or (code is None and (resp.status_code >= 500 or resp.status_code == 429)):
+        raise TransientError(message, retry_after=retry_after(resp.headers), ambiguous=resp.status_code >= 500)
+    raise ProviderError(message, status=resp.status_code)
