@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,6 +57,7 @@ class Faults:
     cut: int = 0  # downloads that stop half-way (Content-Length says the whole)
     slow: float = 0.0  # seconds between 8 KiB download chunks
     expire_after: float | None = None  # download links die this long after the job completes
+    deny_links: int = 0  # signed links refused (403) as if expired; a fresh poll gives working ones
     hold_submit: dict[str, float] = field(default_factory=dict)  # prompt substring -> seconds held
     echo_key: bool = False  # error bodies quote the Authorization header back (a careless gateway)
 
@@ -298,6 +300,17 @@ def hold_and_maybe_lose(srv: FakeServer, job: Job) -> None:
         raise Reply(500, srv.protocol.error(500, "The server had an error while processing your request."))
 
 
+def _form(rec: Recorded) -> dict[str, Any]:
+    """The fields of a multipart/form-data body (files as bytes), as the Videos API also accepts."""
+    msg = BytesParser().parsebytes(b"Content-Type: " + rec.headers["content-type"].encode() + b"\r\n\r\n" + rec.body)
+    fields: dict[str, Any] = {}
+    for part in msg.get_payload():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        fields[name] = data if part.get_filename() else data.decode()
+    return fields
+
+
 # -- protocols -------------------------------------------------------------------------------------
 
 
@@ -322,7 +335,7 @@ class OpenAIVideos(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         hint = {"openai-poll-after-ms": str(self.poll_after_ms)}
         if rec.method == "POST" and rec.path == "/v1/videos":
-            body = json.loads(rec.body)
+            body = _form(rec) if rec.headers.get("content-type", "").startswith("multipart/") else json.loads(rec.body)
 
             def create() -> Any:
                 job = srv.create("video", body, body["prompt"], float(body.get("seconds", "4")))
@@ -388,7 +401,7 @@ class RunwayTasks(Protocol):
             return "poll", task
         if m := re.fullmatch(r"/cdn/([^/.]+)\.(mp4|png)", rec.path):
             job = srv.job(m[1])
-            if srv.expired(job):
+            if srv.expired(job) or srv.take_fault("deny_links"):
                 raise Reply(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
             if m[2] == "png":
                 return "download", Download(job, PNG_1x1, "image/png")

@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import FAST, clip_request, plan_of
 from fakeserver import FakeServer, Faults, OpenAIVideos
+from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
 from mvpipe.generation.journal import Journal

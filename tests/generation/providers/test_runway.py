@@ -1,0 +1,89 @@
+"""The Runway adapter against a local server speaking Runway's task API."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import replace
+
+from fakeserver import FakeServer, Faults, RunwayTasks
+from genkit import FAST, clip_request, plan_of
+from PIL import Image
+
+from mvpipe.generation.runner import generate
+
+
+def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, workspace, point_at, mara):
+    req = clip_request("runway:gen4_turbo", "a", 1, characters=[mara], prompt="Mara runs; mara: silver bob",
+                       seconds=3.2)
+    with FakeServer(RunwayTasks()) as srv:
+        point_at("runway", srv)
+        takes = generate(plan_of([req], tmp_path), workspace, settings=FAST)
+        assert takes[("a", 0)].status == "done"
+        [kf] = srv.requests_to("POST", "/v1/text_to_image")
+        [i2v] = srv.requests_to("POST", "/v1/image_to_video")
+        cdn = [r for r in srv.log if r.path.startswith("/cdn/")]
+        api = [r for r in srv.log if not r.path.startswith("/cdn/")]
+    kf_body, i2v_body = json.loads(kf.body), json.loads(i2v.body)
+    assert kf_body["model"] == "gen4_image" and kf_body["ratio"] == "1280:720"
+    assert kf_body["promptText"] == "@mara runs; @mara: silver bob"
+    assert [r["tag"] for r in kf_body["referenceImages"]] == ["mara"]
+    assert base64.b64decode(kf_body["referenceImages"][0]["uri"].split(",")[1]) == mara.references[0].read_bytes()
+    keyframe = Image.open(io.BytesIO(base64.b64decode(i2v_body["promptImage"].split(",")[1])))
+    assert keyframe.size == (1, 1), "the keyframe the server made is the clip's first frame"
+    assert i2v_body["duration"] == 4 and i2v_body["ratio"] == "1280:720" and i2v_body["model"] == "gen4_turbo"
+    assert kf.at < i2v.at
+    assert all(r.headers.get("authorization") == f"Bearer {srv.key}" and r.headers["x-runway-version"] ==
+               "2024-11-06" for r in api)
+    assert cdn and all("authorization" not in r.headers for r in cdn), "the key never goes to the CDN"
+    assert takes.spent_usd == 0.05 + 4 * 0.05
+
+
+def test_text_to_video_without_references_where_the_model_allows_it(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks()) as srv:
+        point_at("runway", srv)
+        generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace, settings=FAST)
+        assert len(srv.requests_to("POST", "/v1/text_to_video")) == 1
+        assert not srv.requests_to("POST", "/v1/text_to_image")
+
+
+def test_stuck_task_is_cancelled_and_submitted_once_more(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks(), latency=0.2, faults=Faults(stuck=1)) as srv:
+        point_at("runway", srv)
+        said: list[str] = []
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
+                        progress=said.append, settings=replace(FAST, stall_timeout=0.3))[("a", 0)]
+        [deleted] = srv.requests_to("DELETE", r"/v1/tasks/.+")
+        stuck = deleted.path.rsplit("/", 1)[1]
+        assert srv.jobs[stuck].stuck and srv.jobs[stuck].cancelled
+        assert take.status == "done" and take.job_id != stuck and len(srv.jobs) == 2
+        assert any("99%" in s and "cancelled it" in s for s in said)
+
+
+def test_refused_signed_link_is_refreshed_by_polling_again(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks(), faults=Faults(deny_links=1)) as srv:
+        point_at("runway", srv)
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
+                        settings=FAST)[("a", 0)]
+        assert take.status == "done" and len([r for r in srv.log if r.path.startswith("/cdn/")]) == 2
+
+
+def test_moderation_failure_carries_runways_reason(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks()) as srv:
+        point_at("runway", srv)
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1, prompt="FORBIDDEN")], tmp_path),
+                        workspace, settings=FAST)[("a", 0)]
+    assert take.status == "failed" and take.error == ("Your prompt was flagged by our content moderation. "
+                                                      "(SAFETY.INPUT.TEXT)")
+
+
+def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks(), faults=Faults(statuses={"submit": [503, 502]}, retry_after="0")) as srv:
+        point_at("runway", srv)
+        said: list[str] = []
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
+                        progress=said.append, settings=FAST)[("a", 0)]
+        assert take.status == "done" and len(srv.jobs) == 1
+        assert len(srv.requests_to("POST", "/v1/text_to_video")) == 3
+        assert any("cannot list its jobs" in s for s in said)
