@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 3
+ANALYSIS_VERSION = 4
 
 _SR = 22050
 _N_FFT = 1024
@@ -292,9 +292,9 @@ def _tempogram(onset: np.ndarray) -> np.ndarray:
 
 
 def _tempo_path(tgram: np.ndarray, centre_bpm: float) -> np.ndarray:
-    """Viterbi path through tempo (BPM per column) within a factor 1.6 of ``centre_bpm``: smooth
+    """Viterbi path through tempo (BPM per column) within a factor _PATH_SPAN of ``centre_bpm``: smooth
     changes are cheap, jumps cost, octave flips are impossible."""
-    allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(1.6)
+    allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(_PATH_SPAN)
     grid = _BPM_GRID[allowed]
     obs = tgram[:, allowed]
     obs = obs / np.maximum(obs.max(axis=1, keepdims=True), 1e-10)
@@ -354,12 +354,18 @@ def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -
     return np.array(beats[::-1])
 
 
+_PRIOR_OCTAVES = 0.8
+_PATH_SPAN = 1.4  # a local tempo may stray this far from the global one: a jump, not an octave
+
+
 def _track_beats(feats: _Features) -> np.ndarray:
     onset = feats.onset
     if len(onset) < int(2 * _FPS) or onset.max() <= 0:
         return np.zeros(0, dtype=int)
     tgram = _tempogram(onset)
-    peak_bpm = float(_BPM_GRID[int(np.argmax(tgram.mean(axis=0)))])
+    # a log-normal prior around 120 BPM settles the metrical level when two are about as periodic
+    prior = np.exp(-0.5 * (np.log2(_BPM_GRID / 120.0) / _PRIOR_OCTAVES) ** 2)
+    peak_bpm = float(_BPM_GRID[int(np.argmax(tgram.mean(axis=0) * prior))])
     bpm_cols = _tempo_path(tgram, peak_bpm)
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
     bpm = np.interp(np.arange(len(onset)), cols, bpm_cols)
