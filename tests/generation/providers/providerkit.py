@@ -121,3 +121,25 @@ def run(folder: Path, spec: str, prompt: str = "an empty road at night",
         settings: RunnerSettings = FAST) -> GenerationResult:
     """Plan the two-shot storyboard for ``spec`` and generate its takes with test-speed settings."""
     return generate(plan_for(folder, spec, prompt), Workspace(folder / ".mvpipe"), settings=settings)
+
+
+def assert_all_done(result: GenerationResult) -> None:
+    assert [t.status for t in result.values()] == ["done"] * len(result), result.failure_table()
+
+
+def survives_faults(srv: FakeServer, folder: Path, spec: str) -> None:
+    """The common fault drill: a 429 with Retry-After on submit, a 5xx on a poll, one stuck job
+    (cancelled and resubmitted once) and one truncated download (fetched again) -> every shot done."""
+    srv.faults.statuses = {"submit": [429], "poll": [500]}
+    srv.faults.retry_after, srv.faults.stuck, srv.faults.truncate = "0", 1, 1
+    assert_all_done(run(folder, spec))
+    assert sum(srv.creates.values()) == 3  # two shots, plus one replacement for the stuck job
+    assert sorted(srv.downloads.values()) == [1, 2]
+
+
+def moderated(srv: FakeServer, folder: Path, spec: str) -> str:
+    """Run with a prompt the server's moderation refuses; the failed shot's reason (the other is done)."""
+    srv.faults.moderate = "FORBIDDEN"
+    result = run(folder, spec, prompt="a FORBIDDEN scene")
+    assert result[("mara", 0)].status == "done" and result[("road", 0)].status == "failed"
+    return result[("road", 0)].error or ""
