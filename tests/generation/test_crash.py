@@ -1,0 +1,74 @@
+"""kill -9 a render while jobs are in flight, rerun: every job submitted once, every paid clip used."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fakeserver import FakeServer, Faults, OpenAIVideos
+from genkit import FAST, clip_request, plan_of
+
+from mvpipe.generation.runner import generate
+
+HERE = Path(__file__).parent
+RENDER = """
+import sys
+sys.path.insert(0, {here!r})
+from genkit import FAST
+from mvpipe.generation.runner import generate
+from mvpipe.planner import Plan
+from mvpipe.workspace import Workspace
+plan = Plan.model_validate_json(open({plan!r}).read())
+generate(plan, Workspace({ws!r}), progress=print, settings=FAST)
+"""
+
+
+def _wait_for(cond, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting for the render to get going"
+        time.sleep(0.02)
+
+
+def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, point_at):
+    reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}" + (" HOLD" if i == 3 else "")) for i in range(1, 5)]
+    plan = plan_of(reqs, tmp_path)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.model_dump_json())
+    faults = Faults(hold_submit={"HOLD": 60.0})  # s3's job is created, its reply never arrives before the kill
+    with FakeServer(OpenAIVideos(), latency=3.0, faults=faults) as srv:
+        point_at("openai", srv)
+        code = RENDER.format(here=str(HERE), plan=str(plan_file), ws=str(workspace.root))
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            def in_flight() -> bool:
+                polled = {r.path.rsplit("/", 1)[1] for r in srv.requests_to("GET", r"/v1/videos/[^/]+")}
+                return len(srv.jobs) == 4 and len(polled) == 3
+            _wait_for(in_flight)
+            assert all(j.state(time.time())[0] != "succeeded" for j in srv.jobs.values()), "still in flight"
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+
+        db = sqlite3.connect(workspace.journal)
+        rows = dict(db.execute("SELECT shot, job_id IS NOT NULL FROM jobs").fetchall())
+        db.close()
+        assert rows == {"s1": 1, "s2": 1, "s3": 0, "s4": 1}, "s3 died between submit and record"
+
+        srv.faults.hold_submit = {}
+        said: list[str] = []
+        takes = generate(plan, workspace, progress=said.append, settings=FAST)
+
+        assert [t.status for t in takes.values()] == ["done"] * 4
+        assert sorted(srv.creates.values()) == [1, 1, 1, 1], "every shot's job was submitted exactly once"
+        assert len(srv.requests_to("POST", "/v1/videos")) == 4
+        assert {t.job_id for t in takes.values()} == set(srv.jobs), "every paid clip is used"
+        assert all(srv.downloads[j] >= 1 for j in srv.jobs)
+        assert any("s3" in s and "interrupted run" in s for s in said)
+        assert takes.spent_usd == 4 * 0.40
