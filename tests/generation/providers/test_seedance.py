@@ -87,9 +87,6 @@ class ArkTasks(Protocol):
                             "message": "The output video may contain sensitive information."}
         return out
 
-    def job_of(self, srv: FakeServer, task_id: str) -> Any:
-        return srv.job(task_id.removeprefix("cgt-"))
-
 
 @pytest.fixture
 def srv(monkeypatch: pytest.MonkeyPatch):
