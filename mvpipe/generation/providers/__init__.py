@@ -9,17 +9,19 @@ from typing import Any
 
 from mvpipe.generation.provider import Capabilities, Provider
 from mvpipe.generation.providers.animatic import AnimaticProvider
+from mvpipe.generation.providers.fal import FalProvider
 from mvpipe.generation.providers.footage import FootageProvider
 from mvpipe.generation.providers.kling import KlingProvider
 from mvpipe.generation.providers.luma import LumaAgentsProvider, LumaProvider
 from mvpipe.generation.providers.openai import OpenAIVideosProvider
+from mvpipe.generation.providers.replicate import ReplicateProvider
 from mvpipe.generation.providers.runway import RunwayProvider
 from mvpipe.generation.providers.seedance import SeedanceProvider
 from mvpipe.generation.providers.veo import VeoProvider
 
 PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (AnimaticProvider,)}
 PROVIDERS.update({cls.name: cls for cls in (FootageProvider, KlingProvider, SeedanceProvider, LumaProvider,
-                                            LumaAgentsProvider)})
+                                            LumaAgentsProvider, FalProvider, ReplicateProvider)})
 PROVIDERS.update({cls.name: cls for cls in (OpenAIVideosProvider, RunwayProvider, VeoProvider)})
 
 

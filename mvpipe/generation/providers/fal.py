@@ -1,0 +1,52 @@
+"""fal.ai's queue API as a gateway: ``POST queue.fal.run/{app}``, then ``/requests/{id}/status``
+and ``/requests/{id}`` (status and result paths drop the app's sub-path, as the SDK does).
+
+Auth is ``Authorization: Key $FAL_KEY``. A finished request with an ``error`` failed; content
+policy refusals come back as 422 and are not retried. Images travel inline as data URIs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mvpipe.generation.provider import ClipRequest, JobState
+from mvpipe.generation.providers.gateway import GatewayModel, GatewayProvider
+from mvpipe.generation.remote import ApiClient
+
+_STATES = {"IN_QUEUE": "queued", "IN_PROGRESS": "running", "COMPLETED": "succeeded"}
+
+
+class FalProvider(GatewayProvider):
+    """Any video model on fal's queue, described by the model table."""
+
+    name = "fal"
+    base_url = "https://queue.fal.run"
+    base_url_env = "FAL_QUEUE_URL"
+    key_env = "FAL_KEY"
+    poll_interval = 5.0
+    builtin = [
+        GatewayModel(id="fal-ai/kling-video/v2.1/master/text-to-video", durations=[5.0, 10.0],
+                     duration_format="string", negative_prompt_field="negative_prompt", seed_field=None,
+                     sizes={"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}, price_per_second=0.28),
+    ]
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Key {key}"}
+
+    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
+        body = self.entry(request.model).input_for(request, first_frame)
+        reply = client.request("POST", request.model, json=body, idempotent=False).json()
+        return f"{request.model}#{reply['request_id']}"
+
+    def poll(self, job_id: str, client: ApiClient) -> JobState:
+        model, request_id = self.split(job_id)
+        base = "/".join(model.split("/")[:2]) + f"/requests/{request_id}"
+        status = client.request("GET", f"{base}/status", params={"logs": "false"}).json()
+        state = _STATES.get(status.get("status", ""), "running")
+        if status.get("error"):
+            return JobState(state="failed", error=f"{status['error']} ({status.get('error_type', 'error')})")
+        if state != "succeeded":
+            return JobState(state=state)
+        url = self.entry(model).video_url(client.request("GET", base).json())
+        return JobState(state="succeeded" if url else "failed", download_url=url,
+                        error=None if url else "the result holds no video")
