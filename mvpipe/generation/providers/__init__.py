@@ -9,6 +9,7 @@ from typing import Any
 
 from mvpipe.generation.provider import Capabilities, Provider
 from mvpipe.generation.providers.animatic import AnimaticProvider
+from mvpipe.generation.providers.comfyui import ComfyUIProvider
 from mvpipe.generation.providers.fal import FalProvider
 from mvpipe.generation.providers.footage import FootageProvider
 from mvpipe.generation.providers.kling import KlingProvider
@@ -21,7 +22,8 @@ from mvpipe.generation.providers.veo import VeoProvider
 
 PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (AnimaticProvider,)}
 PROVIDERS.update({cls.name: cls for cls in (FootageProvider, KlingProvider, SeedanceProvider, LumaProvider,
-                                            LumaAgentsProvider, FalProvider, ReplicateProvider)})
+                                            LumaAgentsProvider, FalProvider, ReplicateProvider,
+                                            ComfyUIProvider)})
 PROVIDERS.update({cls.name: cls for cls in (OpenAIVideosProvider, RunwayProvider, VeoProvider)})
 
 

@@ -1,0 +1,112 @@
+"""ComfyUI against a local server speaking its /prompt, /history, /upload/image and /view routes."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from providerkit import Download, FakeServer, Protocol, Recorded, Reply, assert_all_done, clip_bytes, run
+
+WORKFLOW = {
+    "3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "steps": 20}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}, cinematic"}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{negative_prompt}}"}},
+    "12": {"class_type": "LoadImage", "inputs": {"image": "{{image}}"}},
+    "20": {"class_type": "EmptyHunyuanLatentVideo",
+           "inputs": {"width": "{{width}}", "height": "{{height}}", "length": "{{frames}}"}},
+    "30": {"class_type": "SaveVideo", "inputs": {"filename_prefix": "mvpipe", "fps": "{{fps}}"}},
+}
+
+
+class ComfyServer(Protocol):
+    """The routes of ComfyUI's ``server.py`` that a client driving a workflow uses."""
+
+    def __init__(self) -> None:
+        self.uploads: list[str] = []
+
+    def auth_ok(self, headers: dict[str, str], key: str) -> bool:
+        return True
+
+    def error(self, status: int, message: str, code: str | None = None) -> Any:
+        return {"error": {"type": code or "server_error", "message": message}, "node_errors": {}}
+
+    def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
+        if rec.method == "POST" and rec.path == "/upload/image":
+            name = re.search(rb'name="image"; filename="([^"]+)"', rec.body)[1].decode()
+            self.uploads.append(name)
+            return "upload", {"name": name, "subfolder": "", "type": "input"}
+        if rec.method == "POST" and rec.path == "/prompt":
+            body = json.loads(rec.body)
+            graph = body["prompt"]
+            job = srv.create("video", graph, graph["6"]["inputs"]["text"], graph["20"]["inputs"]["length"] / 12)
+            return "submit", {"prompt_id": job.id, "number": len(srv.jobs), "node_errors": {}}
+        if m := re.fullmatch(r"/history/([^/]+)", rec.path):
+            return "poll", self.history(srv.job(m[1]))
+        if rec.path == "/view" and rec.query["type"] == ["output"]:
+            job = srv.job(rec.query["filename"][0].split("_")[1])
+            return "download", Download(job, clip_bytes(job.seconds))
+        raise Reply(404, self.error(404, f"no route {rec.path}"))
+
+    def history(self, job: Any) -> dict[str, Any]:
+        state, _ = job.state(time.time())
+        if state in ("queued", "running"):
+            return {}
+        ok = state == "succeeded"
+        messages = [["execution_start", {"prompt_id": job.id}]] + ([] if ok else [
+            ["execution_error", {"prompt_id": job.id, "node_id": "3", "exception_message": "CUDA out of memory"}]])
+        outputs = {"30": {"images": [{"filename": f"mvpipe_{job.id}_00001_.mp4", "subfolder": "",
+                                      "type": "output"}], "animated": [True]}} if ok else {}
+        return {job.id: {"prompt": [1, job.id, job.body, {}, ["30"]], "outputs": outputs,
+                         "status": {"status_str": "success" if ok else "error", "completed": ok,
+                                    "messages": messages}}}
+
+
+@pytest.fixture
+def srv(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    workflow = tmp_path / "workflow_api.json"
+    workflow.write_text(json.dumps(WORKFLOW))
+    with FakeServer(ComfyServer(), latency=0.15) as server:
+        monkeypatch.setenv("COMFYUI_URL", server.url)
+        monkeypatch.setenv("COMFYUI_WORKFLOW", str(workflow))
+        monkeypatch.setenv("COMFYUI_POLL_INTERVAL", "0.02")
+        monkeypatch.setenv("COMFYUI_TIMEOUT", "1")
+        yield server
+
+
+def _graph(srv: FakeServer, words: str) -> dict[str, Any]:
+    return next(json.loads(r.body)["prompt"] for r in srv.requests_to("POST", "/prompt") if words in r.body.decode())
+
+
+def test_placeholders_are_filled_typed_and_the_reference_is_uploaded(srv: FakeServer, tmp_path) -> None:
+    assert_all_done(run(tmp_path, "comfyui"))
+    road, mara = _graph(srv, "empty road"), _graph(srv, "mara drives")
+    assert road["20"]["inputs"] == {"width": 1280, "height": 720, "length": 12}  # 1 s at 12 fps, as ints
+    assert mara["20"]["inputs"]["length"] == 84 and isinstance(road["3"]["inputs"]["seed"], int)
+    assert road["6"]["inputs"]["text"].endswith(", cinematic") and road["12"]["inputs"]["image"] == ""
+    assert mara["12"]["inputs"]["image"] in srv.protocol.uploads and len(srv.protocol.uploads) == 1
+    assert "authorization" not in srv.log[0].headers
+
+
+def test_5xx_and_truncated_download_are_retried(srv: FakeServer, tmp_path) -> None:
+    srv.faults.statuses = {"poll": [500, 502]}
+    srv.faults.truncate = 1
+    assert_all_done(run(tmp_path, "comfyui"))
+    assert sorted(srv.downloads.values()) == [1, 2]
+
+
+def test_workflow_errors_and_stuck_prompts_fail_the_shot_with_the_reason(srv: FakeServer, tmp_path) -> None:
+    srv.faults.moderate, srv.faults.stuck = "empty road", 0
+    result = run(tmp_path / "a", "comfyui")
+    assert "CUDA out of memory" in (result[("road", 0)].error or "")
+    srv.faults.moderate, srv.faults.stuck = "NOTHING", 1
+    result = run(tmp_path / "b", "comfyui")
+    assert sorted("did not finish within 1 s" in (t.error or "") for t in result.values()) == [False, True]
+
+
+def test_no_workflow_is_bad_input(srv: FakeServer, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("COMFYUI_WORKFLOW")
+    result = run(tmp_path, "comfyui")
+    assert all("COMFYUI_WORKFLOW" in (t.error or "") for t in result.values())
