@@ -44,7 +44,7 @@ class ArkTasks(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         if rec.method == "POST" and rec.path == _TASKS:
             return "submit", lambda: self.create(srv, json.loads(rec.body))
-        if m := re.fullmatch(rf"{_TASKS}/([^/]+)", rec.path):
+        if m := re.fullmatch(rf"{_TASKS}/cgt-([^/]+)", rec.path):
             job = srv.job(m[1])
             if rec.method == "DELETE":
                 job.cancelled = True
@@ -92,7 +92,6 @@ class ArkTasks(Protocol):
 def srv(monkeypatch: pytest.MonkeyPatch):
     api = ArkTasks()
     with FakeServer(api, key=KEY, latency=0.15) as server:
-        server.job = lambda task_id, _get=server.job: _get(task_id.removeprefix("cgt-"))  # ids carry "cgt-"
         monkeypatch.setenv("ARK_BASE_URL", f"{server.url}/api/v3")
         monkeypatch.setenv("ARK_API_KEY", KEY)
         yield server
