@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 6
 
 _SR = 22050
 _N_FFT = 1024
@@ -143,7 +143,7 @@ def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
     beat_frames, meter, downbeat_idx = _downbeats(feats, beat_frames)
     beats = beat_frames / _FPS
     downbeats = beats[downbeat_idx]
-    tempo = float(60.0 / np.median(np.diff(beats))) if len(beats) >= 2 else 0.0
+    tempo = _tempo_bpm(beats)
     sections = _sections(feats, beat_frames, downbeat_idx, duration)
     energy = _energy_curve(feats)
     return SongAnalysis(
@@ -157,6 +157,14 @@ def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
         energy_hop=_HOP * _ENERGY_DECIMATE / _SR,
         energy=[round(float(v), 4) for v in energy],
     )
+
+
+def _tempo_bpm(beats: np.ndarray) -> float:
+    """Dominant tempo: the median over 4-beat spans, which is 4x finer than one frame-quantised gap."""
+    if len(beats) < 2:
+        return 0.0
+    span = min(4, len(beats) - 1)
+    return float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
 
 # ------------------------------------------------------------------------------------- features
@@ -291,15 +299,19 @@ def _tempogram(onset: np.ndarray) -> np.ndarray:
     return score
 
 
-def _tempo_path(tgram: np.ndarray, centre_bpm: float) -> np.ndarray:
-    """Viterbi path through tempo (BPM per column) within a factor _PATH_SPAN of ``centre_bpm``: smooth
-    changes are cheap, jumps cost, octave flips are impossible."""
+def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float) -> np.ndarray:
+    """Viterbi path through tempo (BPM per column) within a factor _PATH_SPAN of ``centre_bpm``.
+
+    Each column's evidence is its own tempogram plus a share of the song-wide one, so a steady song
+    is not talked into a related tempo (4/3, 3/4 in swing) by a few bars; drift costs a little per
+    step and a jump a constant, so an accelerando or a real tempo change is still followed.
+    """
     allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(_PATH_SPAN)
     grid = _BPM_GRID[allowed]
-    obs = tgram[:, allowed]
-    obs = obs / np.maximum(obs.max(axis=1, keepdims=True), 1e-10)
+    obs = tgram[:, allowed] / np.maximum(tgram[:, allowed].max(axis=1, keepdims=True), 1e-10)
+    obs = obs + _SONG_WIDE_WEIGHT * song_wide[allowed] / max(float(song_wide[allowed].max()), 1e-10)
     d = np.abs(np.log(grid[:, None] / grid[None, :])) / 0.01  # distance in grid steps
-    trans = -0.02 * d - 2.0 * (d > 3)  # small drift free-ish, larger jumps cost a constant
+    trans = -_DRIFT_COST * d - _JUMP_COST * (d > 3)  # drift costs per 1 % step, a jump a constant
     score = obs[0].copy()
     back = np.zeros(obs.shape, dtype=int)
     for i in range(1, len(obs)):
@@ -356,17 +368,20 @@ def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -
 
 _PRIOR_OCTAVES = 0.8
 _PATH_SPAN = 1.4  # a local tempo may stray this far from the global one: a jump, not an octave
+_JUMP_COST = 6.0  # in columns of best-tempo evidence (~0.5 s each) that a tempo jump must earn
+_DRIFT_COST = 0.1  # per 1 % change of tempo between columns
+_SONG_WIDE_WEIGHT = 1.0
 
 
 def _track_beats(feats: _Features) -> np.ndarray:
-    onset = feats.onset
-    if len(onset) < int(2 * _FPS) or onset.max() <= 0:
+    if len(feats.onset) < int(2 * _FPS) or feats.onset.max() <= 0:
         return np.zeros(0, dtype=int)
+    onset = _local_gain(feats.onset)
     tgram = _tempogram(onset)
     # a log-normal prior around 120 BPM settles the metrical level when two are about as periodic
     prior = np.exp(-0.5 * (np.log2(_BPM_GRID / 120.0) / _PRIOR_OCTAVES) ** 2)
-    peak_bpm = float(_BPM_GRID[int(np.argmax(tgram.mean(axis=0) * prior))])
-    bpm_cols = _tempo_path(tgram, peak_bpm)
+    song_wide = tgram.mean(axis=0) * prior
+    bpm_cols = _tempo_path(tgram, song_wide, float(_BPM_GRID[int(np.argmax(song_wide))]))
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
     bpm = np.interp(np.arange(len(onset)), cols, bpm_cols)
     smooth = _smooth(onset, 2.0)
@@ -377,7 +392,7 @@ def _track_beats(feats: _Features) -> np.ndarray:
     elif level < _BEAT_BPM_RANGE[0]:
         bpm = bpm * 2
     beats = _dp_beats(smooth, 60.0 * _FPS / bpm)
-    return _trim_silence(feats, beats)
+    return _trim_silence(onset, beats)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -392,14 +407,22 @@ def _pulse_strength(curve: np.ndarray, frames: np.ndarray) -> np.ndarray:
     return curve[idx].max(axis=1)
 
 
-def _trim_silence(feats: _Features, beats: np.ndarray) -> np.ndarray:
-    """Drop beats before the first and after the last audible sound (digital silence or noise floor).
-    Quiet intros are kept: the threshold is 50 dB under the loudest frame."""
-    if len(beats) == 0:
-        return beats
-    loud = np.flatnonzero(feats.rms > feats.rms.max() * 10 ** (-50 / 20))
-    first, last = loud[0] - int(0.1 * _FPS), loud[-1] + int(0.1 * _FPS)
-    return beats[(beats >= first) & (beats <= last)]
+def _local_gain(onset: np.ndarray) -> np.ndarray:
+    """Onset strength relative to the loudest onset within +-2 s (floored at 1/1000 of the song's),
+    so a quiet intro's hits count as hits: loudness matters within a passage, not across passages."""
+    from scipy.ndimage import maximum_filter1d
+
+    envelope = maximum_filter1d(onset, size=int(4 * _FPS) | 1)
+    return onset / np.maximum(envelope, 1e-3 * float(onset.max()))
+
+
+def _trim_silence(onset: np.ndarray, beats: np.ndarray) -> np.ndarray:
+    """Drop beats before the first and after the last onset of the song (lead-in silence, a final
+    chord ringing out); ``onset`` is locally normalised, so quiet intros keep their beats."""
+    heard = np.flatnonzero(onset > 0.1)
+    if len(beats) == 0 or len(heard) == 0:
+        return beats[:0]
+    return beats[(beats >= heard[0] - 3) & (beats <= heard[-1] + 3)]
 
 
 # ------------------------------------------------------------------------------- meter, downbeats
@@ -437,7 +460,7 @@ def _downbeat_evidence(feats: _Features, beats: np.ndarray) -> np.ndarray:
 def _bar_contrast(evidence: np.ndarray, length: int) -> float:
     """Mean evidence on the bar starts the Viterbi picks minus the mean on the other beats."""
     on = np.zeros(len(evidence), dtype=bool)
-    on[_bar_positions(evidence, length)] = True
+    on[_bar_positions(evidence, length, resync_cost=10.0)] = True  # re-syncs only when needed
     return float(evidence[on].mean() - evidence[~on].mean())
 
 
@@ -453,7 +476,8 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
     evidence = _downbeat_evidence(feats, beats)
     contrast = {length: _bar_contrast(evidence, length) for length in (2, 3, 4, 6, 8)}
     bpm = 60.0 * _FPS / float(np.median(np.diff(beats)))
-    compound = [m for m in (3, 4) if contrast[2 * m] > 1.5 * max(contrast[m], contrast[2])]
+    simple = max(contrast[2], contrast[3], contrast[4])
+    compound = [m for m in (3, 4) if contrast[2 * m] > 1.5 * simple]
     if compound and bpm / 2 >= _BEAT_BPM_RANGE[0]:
         meter = max(compound, key=lambda m: contrast[2 * m])
         parity = int(np.bincount(_bar_positions(evidence, 2 * meter) % 2, minlength=2).argmax())
@@ -464,14 +488,15 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
     return beats, meter, _bar_positions(evidence, meter)
 
 
-def _bar_positions(evidence: np.ndarray, meter: int) -> np.ndarray:
-    """Viterbi over position-in-bar: advance one position per beat; a rare re-sync costs 4 units."""
+def _bar_positions(evidence: np.ndarray, meter: int, resync_cost: float = 4.0) -> np.ndarray:
+    """Viterbi over position-in-bar: advance one position per beat; a re-sync (after a dropped or
+    doubled beat) costs ``resync_cost`` units of evidence."""
     n = len(evidence)
     score = np.where(np.arange(meter) == 0, evidence[0], 0.0)
     back = np.zeros((n, meter), dtype=int)
     for i in range(1, n):
         advance = np.roll(score, 1)  # state k comes from k-1
-        resync = score.max() - 4.0
+        resync = score.max() - resync_cost
         back[i] = np.where(advance >= resync, (np.arange(meter) - 1) % meter, int(score.argmax()))
         score = np.maximum(advance, resync) + np.where(np.arange(meter) == 0, evidence[i], 0.0)
     pos = np.empty(n, dtype=int)
@@ -507,6 +532,8 @@ def _self_similarity(x: np.ndarray) -> np.ndarray:
 
 _PHRASES = (2, 4, 8)  # bars compared on each side of a candidate boundary
 _PEAK_THRESHOLD = 0.0  # in standard deviations of the novelty above its mean
+_PHRASE_WEIGHT = 0.5  # phrase novelty against repetition novelty
+_SECTION_BARS = 8  # the usual length of a section; a shorter repeated unit is a loop inside one
 
 
 def _phrase_novelty(x: np.ndarray) -> np.ndarray:
@@ -558,12 +585,13 @@ def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
     ssm = _self_similarity(x)
     rep = _repetition_novelty(ssm)
     phrase = _phrase_novelty(x)
-    novelty = rep / max(float(rep.max()), 1e-10) + 0.5 * phrase / max(float(phrase.max()), 1e-10)
+    novelty = rep / max(float(rep.max()), 1e-10) + _PHRASE_WEIGHT * phrase / max(float(phrase.max()), 1e-10)
     cuts = [0, *_boundary_bars(novelty), len(bar_frames) - 1]
     labels = _label_segments(ssm, cuts)
-    # a segment that repeats the one before it is the same section continuing (a 4-bar progression
-    # played twice in an 8-bar verse), not a new one
-    keep = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    # a short segment that repeats the one before it is the same section continuing (a 4-bar
+    # progression played twice in an 8-bar verse), not a new one; 8 bars or more stand alone
+    keep = [0] + [i for i in range(1, len(labels))
+                  if labels[i] != labels[i - 1] or cuts[i] - cuts[i - 1] >= _SECTION_BARS]
     cuts = [cuts[i] for i in keep] + [cuts[-1]]
     labels = _relabel([labels[i] for i in keep])
     times = [0.0, *(float(bar_frames[i] / _FPS) for i in cuts[1:-1]), duration]
@@ -586,9 +614,15 @@ def _relabel(labels: list[str]) -> list[str]:
 
 
 def _segment_similarity(ssm: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Mean bar-to-bar similarity of two segments aligned at their starts (the shorter's length)."""
-    n = min(a[1] - a[0], b[1] - b[0])
-    return float(np.mean([ssm[a[0] + k, b[0] + k] for k in range(n)]))
+    """Mean bar-to-bar similarity of segment ``b`` against ``a`` read in step, best over shifts of up
+    to two bars, so a boundary found a bar early or late does not hide a repeat."""
+    best = -1.0
+    for shift in range(-2, 3):
+        pairs = [(a[0] + k + shift, b[0] + k) for k in range(b[1] - b[0])]
+        pairs = [(i, j) for i, j in pairs if a[0] <= i < a[1]]
+        if len(pairs) >= max(1, (b[1] - b[0]) // 2):
+            best = max(best, float(np.mean([ssm[i, j] for i, j in pairs])))
+    return best
 
 
 def _label_segments(ssm: np.ndarray, cuts: list[int]) -> list[str]:

@@ -1,0 +1,188 @@
+"""Song analysis against songs with an exact beat grid, synthesised into tmp_path by the eval-set
+generator (numpy renderer), decoded through the real FFmpeg and analysed by the real code."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from mvpipe import analysis
+from mvpipe.analysis import SongAnalysis, analyze
+from mvpipe.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MVPIPE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("make_eval_set", ROOT / "scripts" / "make_eval_set.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_generator()
+
+
+def _song(out_dir: Path, name: str, parts: list, seed: int = 7) -> tuple[Path, dict]:
+    truth = gen.make(gen.Song(name, "test", "numpy", seed, parts), out_dir)
+    return out_dir / f"{name}.wav", truth
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+    out = tmp_path_factory.mktemp("songs")
+    P = gen.Part
+    return {
+        "rock120": _song(out, "rock120", [P("A", 4, "rock", 120), P("B", 4, "rock", 120)]),
+        "waltz150": _song(out, "waltz150", [P("A", 4, "waltz", 150, meter=3), P("B", 4, "waltz", 150, meter=3)]),
+        "fast172": _song(out, "fast172", [P("A", 4, "rock", 172), P("B", 4, "rock", 172)]),
+        "slow74": _song(out, "slow74", [P("A", 2, "hiphop", 74), P("B", 2, "hiphop", 74)]),
+        "quiet_intro": _song(out, "quiet_intro", [P("I", 2, "sparse", 100, gain_db=-24),
+                                                  P("A", 4, "rock", 100)]),
+        "tempo_jump": _song(out, "tempo_jump", [P("A", 4, "rock", 100), P("B", 4, "rock", 132)]),
+        "accel": _song(out, "accel", [P("A", 6, "rock", 96, 128)]),
+    }
+
+
+def _f(ref: list[float], est: list[float]) -> float:
+    return mir_eval.beat.f_measure(np.array(ref), np.array(est))
+
+
+@pytest.mark.parametrize("name", ["rock120", "waltz150", "fast172", "slow74"])
+def test_beats_downbeats_and_meter_match_the_grid(songs, name):
+    path, truth = songs[name]
+    result = analyze(path)
+    assert _f(truth["beats"], result.beats) >= 0.95
+    assert _f(truth["downbeats"], result.downbeats) >= 0.9
+    assert result.meter == truth["meter"]
+    assert set(result.downbeats) <= set(result.beats)
+
+
+@pytest.mark.parametrize("name, bpm", [("fast172", 172), ("slow74", 74), ("waltz150", 150)])
+def test_tempo_is_reported_at_the_beat_level_not_an_octave_off(songs, name, bpm):
+    assert analyze(songs[name][0]).tempo == pytest.approx(bpm, rel=0.04)
+
+
+@pytest.mark.parametrize("name", ["tempo_jump", "accel"])
+def test_beats_follow_a_changing_tempo(songs, name):
+    path, truth = songs[name]
+    result = analyze(path)
+    assert _f(truth["beats"], result.beats) >= 0.95
+    _, cmlt, _, _ = mir_eval.beat.continuity(np.array(truth["beats"]), np.array(result.beats))
+    assert cmlt >= 0.9
+
+
+def test_quiet_intro_keeps_its_beats(songs):
+    path, truth = songs["quiet_intro"]
+    intro_end = truth["sections"][1]["start"]
+    intro_truth = [t for t in truth["beats"] if t < intro_end - 0.1]
+    result = analyze(path)
+    assert len(intro_truth) == 8
+    assert _f(intro_truth, [t for t in result.beats if t < intro_end - 0.1]) >= 0.9
+    assert result.beats[0] == pytest.approx(truth["beats"][0], abs=0.07)
+
+
+def test_sections_tile_the_song_on_downbeats_and_energy_is_normalised(songs):
+    path, truth = songs["rock120"]
+    result = analyze(path)
+    starts = [s.start for s in result.sections]
+    assert starts[0] == 0.0 and result.sections[-1].end == result.duration
+    assert all(a.end == b.start for a, b in zip(result.sections, result.sections[1:], strict=False))
+    assert all(s in result.downbeats for s in starts[1:])
+    assert max(s.energy for s in result.sections) == 1.0
+    assert len(result.energy) == pytest.approx(result.duration / result.energy_hop, abs=2)
+    assert 0.0 <= min(result.energy) and max(result.energy) == 1.0
+    assert result.duration == pytest.approx(truth["duration"], abs=0.01)
+
+
+def test_repeated_material_gets_the_same_letter(tmp_path):
+    P = gen.Part
+    verse_chorus = {"A": "rock", "B": "half"}
+    path, truth = _song(tmp_path, "abab", [P(lab, 4, verse_chorus[lab], 126) for lab in "ABAB"], seed=3)
+    result = analyze(path)
+    ref = [s["start"] for s in truth["sections"][1:]]
+    est = [s.start for s in result.sections[1:]]
+    assert all(min(abs(e - r) for e in est) < 2.0 for r in ref), (ref, est)  # within a bar
+    by_start = {round(s.start): s.label.rstrip("'") for s in result.sections}
+    labels = [by_start[min(by_start, key=lambda t: abs(t - r))] for r in [0, *ref]]
+    assert labels[0] == labels[2] and labels[1] == labels[3] and labels[0] != labels[1]
+
+
+def test_cache_is_written_once_and_read_back(songs, tmp_path):
+    path, _ = songs["rock120"]
+    cache = tmp_path / "cache"
+    first = analyze(path, cache)
+    files = list(cache.glob("*.json"))
+    assert [f.name for f in files] == [f"{first.sha256}.json"]
+    # tamper with the cached tempo: a cache hit returns it, proving nothing was re-analysed
+    doc = json.loads(files[0].read_text())
+    doc["analysis"]["tempo"] = 999.0
+    files[0].write_text(json.dumps(doc))
+    assert analyze(path, cache).tempo == 999.0
+    assert analyze(path, cache).model_copy(update={"tempo": first.tempo}) == first
+
+
+def test_cache_from_another_algorithm_version_is_recomputed(songs, tmp_path, monkeypatch):
+    path, _ = songs["rock120"]
+    first = analyze(path, tmp_path)
+    cached = tmp_path / f"{first.sha256}.json"
+    doc = json.loads(cached.read_text())
+    doc["analysis"]["tempo"] = 999.0
+    cached.write_text(json.dumps(doc))
+    monkeypatch.setattr(analysis, "ANALYSIS_VERSION", analysis.ANALYSIS_VERSION + 1)
+    assert analyze(path, tmp_path).tempo == first.tempo
+    assert json.loads(cached.read_text())["analysis_version"] == analysis.ANALYSIS_VERSION
+
+
+def test_progress_reports_steps(songs):
+    messages: list[str] = []
+    analyze(songs["rock120"][0], progress=messages.append)
+    assert messages and all(isinstance(m, str) and "\n" not in m for m in messages)
+
+
+def test_non_audio_and_missing_files_raise_input_error(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("this is not a song\n" * 50)
+    with pytest.raises(InputError, match="notes.txt"):
+        analyze(text, tmp_path / "cache")
+    with pytest.raises(InputError, match="missing.wav"):
+        analyze(tmp_path / "missing.wav")
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+def test_silence_gives_no_beats_and_one_section(tmp_path):
+    from scipy.io import wavfile
+
+    silent = tmp_path / "silence.wav"
+    wavfile.write(silent, 22050, np.zeros(22050 * 5, dtype=np.int16))
+    result = analyze(silent)
+    assert result.beats == [] and result.downbeats == []
+    assert [(s.start, s.end) for s in result.sections] == [(0.0, result.duration)]
+
+
+def test_result_round_trips_through_json(songs):
+    result = analyze(songs["waltz150"][0])
+    assert SongAnalysis.model_validate_json(result.model_dump_json()) == result
+
+
+@pytest.mark.parametrize("name, bpm", [("admiralbob77_-_Choice_-_Drum-bass.ogg", 136.0),
+                                       ("Kevin_MacLeod_-_Vibe_Ace.ogg", 132.5)])
+def test_real_songs_analyse_sensibly(name, bpm):
+    song = SHARED / "audio" / name
+    if not song.is_file():
+        pytest.skip("../shared/audio not present")
+    result = analyze(song)
+    assert result.tempo == pytest.approx(bpm, rel=0.03)
+    assert result.meter == 4
+    gaps = np.diff(result.beats)
+    assert np.all(np.abs(gaps / np.median(gaps) - 1) < 0.25)  # a steady grid, no dropped beats
+    assert result.beats[0] < 1.0 and result.beats[-1] > result.duration - 3.0
