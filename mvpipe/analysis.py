@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 8
 
 _SR = 22050
 _N_FFT = 1024
@@ -460,7 +460,7 @@ def _downbeat_evidence(feats: _Features, beats: np.ndarray) -> np.ndarray:
 def _bar_contrast(evidence: np.ndarray, length: int) -> float:
     """Mean evidence on the bar starts the Viterbi picks minus the mean on the other beats."""
     on = np.zeros(len(evidence), dtype=bool)
-    on[_bar_positions(evidence, length, resync_cost=10.0)] = True  # re-syncs only when needed
+    on[_bar_positions(evidence, length)] = True
     return float(evidence[on].mean() - evidence[~on].mean())
 
 
@@ -488,7 +488,7 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
     return beats, meter, _bar_positions(evidence, meter)
 
 
-def _bar_positions(evidence: np.ndarray, meter: int, resync_cost: float = 4.0) -> np.ndarray:
+def _bar_positions(evidence: np.ndarray, meter: int, resync_cost: float = 10.0) -> np.ndarray:
     """Viterbi over position-in-bar: advance one position per beat; a re-sync (after a dropped or
     doubled beat) costs ``resync_cost`` units of evidence."""
     n = len(evidence)
@@ -532,8 +532,9 @@ def _self_similarity(x: np.ndarray) -> np.ndarray:
 
 _PHRASES = (2, 4, 8)  # bars compared on each side of a candidate boundary
 _PEAK_THRESHOLD = 0.0  # in standard deviations of the novelty above its mean
-_PHRASE_WEIGHT = 0.5  # phrase novelty against repetition novelty
+_PHRASE_WEIGHT = 4.0  # phrase novelty against repetition novelty (which misses A|B inside a repeated AB)
 _SECTION_BARS = 8  # the usual length of a section; a shorter repeated unit is a loop inside one
+_LOOP_SIMILARITY = 0.9  # bar-by-bar similarity above which two segments are the same loop
 
 
 def _phrase_novelty(x: np.ndarray) -> np.ndarray:
@@ -586,14 +587,8 @@ def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
     rep = _repetition_novelty(ssm)
     phrase = _phrase_novelty(x)
     novelty = rep / max(float(rep.max()), 1e-10) + _PHRASE_WEIGHT * phrase / max(float(phrase.max()), 1e-10)
-    cuts = [0, *_boundary_bars(novelty), len(bar_frames) - 1]
+    cuts = _merge_loops(ssm, [0, *_boundary_bars(novelty), len(bar_frames) - 1])
     labels = _label_segments(ssm, cuts)
-    # a short segment that repeats the one before it is the same section continuing (a 4-bar
-    # progression played twice in an 8-bar verse), not a new one; 8 bars or more stand alone
-    keep = [0] + [i for i in range(1, len(labels))
-                  if labels[i] != labels[i - 1] or cuts[i] - cuts[i - 1] >= _SECTION_BARS]
-    cuts = [cuts[i] for i in keep] + [cuts[-1]]
-    labels = _relabel([labels[i] for i in keep])
     times = [0.0, *(float(bar_frames[i] / _FPS) for i in cuts[1:-1]), duration]
     rms = feats.rms
     energies = []
@@ -605,12 +600,16 @@ def _sections(feats: _Features, beats: np.ndarray, downbeat_idx: np.ndarray,
             for a, b, lab, e in zip(times[:-1], times[1:], labels, energies, strict=True)]
 
 
-def _relabel(labels: list[str]) -> list[str]:
-    """Rename letters in order of first appearance (A, B, C...), keeping primes."""
-    order: dict[str, str] = {}
-    for lab in labels:
-        order.setdefault(lab.rstrip("'"), chr(ord("A") + len(order) % 26))
-    return [order[lab.rstrip("'")] + lab[len(lab.rstrip("'")):] for lab in labels]
+def _merge_loops(ssm: np.ndarray, cuts: list[int]) -> list[int]:
+    """Drop a cut between two short segments that are near-identical: a 4-bar progression played
+    twice is one 8-bar section continuing, not two. Sections of 8 bars or more always stand alone."""
+    kept = [cuts[0]]
+    for i in range(1, len(cuts) - 1):
+        before, after = (kept[-1], cuts[i]), (cuts[i], cuts[i + 1])
+        short = before[1] - before[0] < _SECTION_BARS
+        if not (short and _segment_similarity(ssm, before, after) >= _LOOP_SIMILARITY):
+            kept.append(cuts[i])
+    return [*kept, cuts[-1]]
 
 
 def _segment_similarity(ssm: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> float:
