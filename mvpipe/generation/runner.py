@@ -296,10 +296,10 @@ class _Run:
                 return self._done(clip, key, dest, clip_seconds(dest, decode=False))
             if not clip.selected:
                 return self._stand_in(clip, key, "skipped", "NOT GENERATED: outside --only")
-            with self._slot(clip):
-                if isinstance(clip.provider, RemoteProvider):
-                    self._remote_clip(clip, clip.provider, key, dest, first)
-                else:
+            if isinstance(clip.provider, RemoteProvider):
+                self._remote_clip(clip, clip.provider, key, dest, first)
+            else:
+                with self._slot(clip):
                     self._state(clip, "running")
                     clip.provider.render(req, dest, first)
             self._state(clip, "done")
@@ -341,15 +341,20 @@ class _Run:
 
     def _job(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str, dest: Path,
              submit: Callable[[], str], verify: Callable[[Path], None], cost: float) -> None:
-        """Turn one journaled job into the file ``dest``: submit at most once, or resume it."""
+        """Turn one journaled job into the file ``dest``: submit at most once, or resume it.
+
+        The provider's concurrency slot is held from submit until the job is done there, not
+        through the download, which does not count against the provider's limit.
+        """
         rec = self.journal.open_job(key)
         stalled_before = False
         while True:
-            if rec is None or rec.job_id is None:
-                rec = self._submit(clip, provider, client, kind, key, rec, submit)
-            job_id = rec.job_id or ""
             try:
-                state = self._wait(clip, provider, client, rec)
+                with self._slot(clip):
+                    if rec is None or rec.job_id is None:
+                        rec = self._submit(clip, provider, client, kind, key, rec, submit)
+                    state = self._wait(clip, provider, client, rec)
+                job_id = rec.job_id or ""
                 if rec.cost_usd == 0 and cost:
                     self.journal.update(rec.row, state="succeeded", cost_usd=cost)
                     with self._lock:
@@ -358,6 +363,7 @@ class _Run:
                 self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
                 return
             except _Stalled as exc:
+                job_id = rec.job_id or ""
                 cancelled = provider.cancel(job_id, client)
                 self.journal.update(rec.row, state="cancelled", error=str(exc))
                 if stalled_before:
@@ -368,7 +374,8 @@ class _Run:
                 self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
                 raise
             except (ProviderError, JobFailed) as exc:
-                self.journal.update(rec.row, state="failed", error=str(exc))
+                if rec is not None:
+                    self.journal.update(rec.row, state="failed", error=str(exc))
                 raise
 
     def _submit(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str,
@@ -418,14 +425,17 @@ class _Run:
         """Poll until the job ends; raise :class:`_Stalled` when it stops moving."""
         job_id = rec.job_id or ""
         last: tuple[str, float | None] | None = None
-        changed = time.monotonic()
+        changed = journaled = time.monotonic()
         while True:
             st = provider.poll(job_id, client)
             sig = (st.state, st.progress)
             if sig != last:
-                last, changed = sig, time.monotonic()
-                if st.state in ("queued", "running"):
+                # progress goes to the journal every few seconds; a change of state at once
+                if st.state in ("queued", "running") and (not last or last[0] != st.state
+                                                          or time.monotonic() - journaled > 2.0):
                     self.journal.update(rec.row, state=st.state, progress=st.progress)
+                    journaled = time.monotonic()
+                last, changed = sig, time.monotonic()
                 self._state(clip, st.state + (f" {st.progress:.0f}%" if st.progress is not None else ""))
             if st.state == "succeeded":
                 return st

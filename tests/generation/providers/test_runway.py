@@ -72,7 +72,7 @@ def test_refused_signed_link_is_refreshed_by_polling_again(tmp_path, workspace, 
 def test_moderation_failure_carries_runways_reason(tmp_path, workspace, point_at):
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1, prompt="FORBIDDEN")], tmp_path),
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path),
                         workspace, settings=FAST)[("a", 0)]
     assert take.status == "failed" and take.error == ("Your prompt was flagged by our content moderation. "
                                                       "(SAFETY.INPUT.TEXT)")
