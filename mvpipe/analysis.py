@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 8
+ANALYSIS_VERSION = 9
 
 _SR = 22050
 _N_FFT = 1024
@@ -452,9 +452,32 @@ def _harmonic_change(feats: _Features, beats: np.ndarray) -> np.ndarray:
     return total
 
 
+def _downbeat_cues(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-beat evidence that a bar starts here, standardised: (kick/bass onset, harmonic change)."""
+    return _zscore(_pulse_strength(feats.onset_low, beats)), _zscore(_harmonic_change(feats, beats))
+
+
 def _downbeat_evidence(feats: _Features, beats: np.ndarray) -> np.ndarray:
-    """Per-beat evidence that a bar starts here: kick/bass onset plus harmonic change."""
-    return _zscore(_pulse_strength(feats.onset_low, beats)) + _zscore(_harmonic_change(feats, beats))
+    low, harmony = _downbeat_cues(feats, beats)
+    return low + harmony
+
+
+def _bars_alternate(feats: _Features, beats: np.ndarray) -> bool:
+    """Whether 2-beat bars come in strong/weak pairs, i.e. the bar is really 4 beats long.
+
+    A paired t statistic of at least 2 (about 5 % significance) on any cue: with beats 1 and 3 of
+    4/4 both carrying a kick, the chord change at the bar line still tells them apart, while in
+    2/4 every other bar is no different from its neighbour.
+    """
+    low, harmony = _downbeat_cues(feats, beats)
+    starts = _bar_positions(low + harmony, 2)
+    for cue in (low, harmony, low + harmony):
+        x = cue[starts]
+        n = min(len(x[0::2]), len(x[1::2]))
+        diff = x[0::2][:n] - x[1::2][:n]
+        if n >= 4 and abs(diff.mean()) >= 2.0 * diff.std() / np.sqrt(n):
+            return True
+    return False
 
 
 def _bar_contrast(evidence: np.ndarray, length: int) -> float:
@@ -467,9 +490,10 @@ def _bar_contrast(evidence: np.ndarray, length: int) -> float:
 def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """(beats, meter, indices of the downbeats in beats).
 
-    The meter is the bar length (2, 3 or 4 beats) with the best bar-start contrast, 4 favoured a
-    little as the commonest. A bar of 6 or 8 tracked pulses that beats 3 or 4 clearly means the
-    tracker followed eighth notes: the beats are then halved, if that keeps them in range.
+    Triple or duple comes from the bar-start contrast of 3- against 2- and 4-beat bars; duple is
+    4/4 when 2-beat bars alternate strong/weak, else 2/4. A bar of 6 or 8 tracked pulses that
+    clearly beats them all means the tracker followed eighth notes: the beats are then halved, if
+    that keeps them in range.
     """
     if len(beats) < 16:
         return beats, 4, np.arange(0, len(beats), 4)
@@ -483,8 +507,10 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
         parity = int(np.bincount(_bar_positions(evidence, 2 * meter) % 2, minlength=2).argmax())
         beats = beats[parity::2]
         evidence = _downbeat_evidence(feats, beats)
+    elif contrast[3] > max(contrast[2], contrast[4]):
+        meter = 3
     else:
-        meter = max((2, 3, 4), key=lambda m: contrast[m] * (1.1 if m == 4 else 1.0))
+        meter = 4 if _bars_alternate(feats, beats) else 2
     return beats, meter, _bar_positions(evidence, meter)
 
 

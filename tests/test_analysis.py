@@ -44,6 +44,7 @@ def songs(tmp_path_factory) -> dict[str, tuple[Path, dict]]:
     return {
         "rock120": _song(out, "rock120", [P("A", 4, "rock", 120), P("B", 4, "rock", 120)]),
         "waltz150": _song(out, "waltz150", [P("A", 4, "waltz", 150, meter=3), P("B", 4, "waltz", 150, meter=3)]),
+        "polka116": _song(out, "polka116", [P("A", 8, "polka", 116, meter=2), P("B", 8, "polka", 116, meter=2)]),
         "fast172": _song(out, "fast172", [P("A", 4, "rock", 172), P("B", 4, "rock", 172)]),
         "slow74": _song(out, "slow74", [P("A", 2, "hiphop", 74), P("B", 2, "hiphop", 74)]),
         "quiet_intro": _song(out, "quiet_intro", [P("I", 2, "sparse", 100, gain_db=-24),
@@ -57,7 +58,7 @@ def _f(ref: list[float], est: list[float]) -> float:
     return mir_eval.beat.f_measure(np.array(ref), np.array(est))
 
 
-@pytest.mark.parametrize("name", ["rock120", "waltz150", "fast172", "slow74"])
+@pytest.mark.parametrize("name", ["rock120", "waltz150", "polka116", "fast172", "slow74"])
 def test_beats_downbeats_and_meter_match_the_grid(songs, name):
     path, truth = songs[name]
     result = analyze(path)
