@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from scipy import signal
 
 from mvpipe.assembly.models import CheckReport, RenderManifest
 from mvpipe.assembly.probe import stream_facts
@@ -107,7 +106,8 @@ def _lag_ms(out: np.ndarray, ref: np.ndarray, at: int, win: int, lag: int) -> fl
     x = out[at:at + win]
     lo = at - lag
     y = ref[lo:at + win + lag]
-    corr = signal.correlate(y, x, mode="valid", method="fft")
+    size = 1 << (len(y) + len(x)).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(y, size) * np.conj(np.fft.rfft(x, size)), size)[:len(y) - len(x) + 1]
     p = int(np.argmax(corr))
     frac = 0.0
     if 0 < p < len(corr) - 1:   # parabolic peak interpolation: sub-sample resolution
