@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
     pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
     pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
+
+    ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
+    ck.add_argument("video", type=Path)
+    ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
+    ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     return p
 
 
@@ -212,11 +217,28 @@ def _cmd_providers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from mvpipe.assembly import check
+
+    report = check(args.video, args.manifest)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        planned = f" of {report.expected_frames} planned" if report.expected_frames is not None else ""
+        print(f"{report.video}: {report.frames} frames{planned} at {report.fps:.3f} fps, {report.duration:.3f}s; "
+              f"cuts found {len(report.cuts_found)}, planned {len(report.cuts_planned)}, "
+              f"missing {report.cuts_missing or 'none'}; audio offset vs song (ms) {report.audio_offset_ms}")
+        for problem in report.problems:
+            print(f"problem: {problem}")
+    return 0 if report.ok else 1
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
     "render": _cmd_render,
     "providers": _cmd_providers,
+    "check": _cmd_check,
 }
 
 
