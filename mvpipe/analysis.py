@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 9
+ANALYSIS_VERSION = 10
 
 _SR = 22050
 _N_FFT = 1024
@@ -224,12 +224,13 @@ def _chroma_filterbank(n_fft: int) -> np.ndarray:
 
 def _flux(logmel: np.ndarray) -> np.ndarray:
     """Positive log-spectral difference averaged over bands; max-filtered across bands (SuperFlux-like)
-    so vibrato and slides don't read as onsets."""
+    so vibrato and slides don't read as onsets. The difference spans two frames and is placed on the
+    frame between them, so onsets are not reported a frame late."""
     from scipy.ndimage import maximum_filter1d
 
     ref = maximum_filter1d(logmel, size=3, axis=1)
     diff = np.maximum(0.0, logmel[2:] - ref[:-2])
-    return np.concatenate([np.zeros(2, dtype=np.float32), diff.mean(axis=1)])
+    return np.concatenate([[0.0], diff.mean(axis=1), [0.0]]).astype(np.float32)
 
 
 def _features(y: np.ndarray) -> _Features:
