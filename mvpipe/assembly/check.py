@@ -47,6 +47,9 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     report.expected_duration = expected
     report.cuts_planned = plan.cuts
     report.cuts_missing = sorted(set(plan.cuts) - set(cuts))
+    inside = {f for s in plan.segments for f in range(s.start_frame - s.head_frames,
+                                                      s.start_frame - s.head_frames + s.transition_frames + 1)}
+    report.cuts_unplanned = [c for c in cuts if c not in plan.cuts and c not in inside]
     if facts.frames != plan.frames:
         problems.append(f"{facts.frames} frames, planned {plan.frames}")
     if abs(facts.duration - expected) >= 1 / plan.fps:
@@ -99,7 +102,7 @@ def audio_offsets(video: Path, song: Path, song_start: float, duration: float) -
     if win < _SR // 10:
         return []
     spots = sorted({lag, n - win - lag})
-    return [round(_lag_ms(out, ref, a, win, lag), 3) for a in spots]
+    return [round(float(_lag_ms(out, ref, a, win, lag)), 3) for a in spots]
 
 
 def _lag_ms(out: np.ndarray, ref: np.ndarray, at: int, win: int, lag: int) -> float:

@@ -16,6 +16,7 @@ class SegmentRecord(BaseModel):
     end_frame: int
     transition: str
     transition_frames: int
+    head_frames: int = Field(description="frames of the incoming transition before the cut")
     take: Path
     needed_frames: int = Field(description="output frames the take had to supply (head + body + tail)")
     available_frames: int = Field(description="output frames the take holds")
@@ -74,6 +75,8 @@ class CheckReport(BaseModel):
     cuts_found: list[int]
     cuts_planned: list[int] = Field(default_factory=list)
     cuts_missing: list[int] = Field(default_factory=list)
+    cuts_unplanned: list[int] = Field(default_factory=list,
+                                      description="abrupt changes outside planned cuts and transitions")
     audio_offset_ms: list[float] = Field(default_factory=list,
                                          description="output audio delay vs the song at the start and the end")
     problems: list[str] = Field(default_factory=list)

@@ -100,9 +100,10 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         cuts=[s.start_frame for k, s in enumerate(plan.segments) if k and timeline.incoming(s) == 0],
         segments=[SegmentRecord(shot=s.shot, part=s.part, start_frame=s.start_frame, end_frame=s.end_frame,
                                 transition=s.transition, transition_frames=timeline.incoming(s),
+                                head_frames=s.head_frames if k else 0,
                                 take=src.info.path, needed_frames=n, available_frames=src.available,
                                 speed=src.speed)
-                  for s, src, n in zip(plan.segments, sources, need, strict=True)],
+                  for k, (s, src, n) in enumerate(zip(plan.segments, sources, need, strict=True))],
         pieces=[PieceRecord(key=key, kind=p.kind, start_frame=p.start_frame, frames=p.frames,
                             shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo)
                 for key, p in zip(keys, parts, strict=True)],

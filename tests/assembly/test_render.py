@@ -87,6 +87,8 @@ def test_transition_spans_exactly_its_frames_centred_on_the_cut(name: str, clips
     if name != "zoom":                        # zoomin spends its first half zooming into the outgoing shot
         assert first + t // 2 in mixed, "under way at the cut"
     assert all(pure(frames[i], b) for i in range(first + t, 40)), "incoming shot clean after the transition"
+    report = check(out)
+    assert report.ok and report.cuts_unplanned == [], (report.problems, report.cuts_found)
     if name == "fade-black":
         assert centre(frames[first + t // 2]).max() < 40, "fades through black at its middle"
     if name == "fade-white":
