@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
     r.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the estimate is higher")
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
+    r.add_argument("--only", nargs="+", metavar="SHOT", help="generate only these shots (others: cached or a card)")
+    r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
+
+    st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
+    st.add_argument("storyboard", type=Path)
+    st.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    st.add_argument("--generator", metavar="SPEC", help="as given to render")
 
     pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
     pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
@@ -179,15 +186,32 @@ def _cmd_render(args: argparse.Namespace) -> int:
     _, result = _plan(board, _progress, workspace.take_numbers())
     _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
               f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
-    if args.max_cost is not None and result.estimated_cost_usd > args.max_cost:
-        raise InputError(f"the estimate ${result.estimated_cost_usd:.2f} is over --max-cost ${args.max_cost:.2f}; "
-                         "nothing was submitted.", file=args.storyboard,
-                         hint="Raise --max-cost, shorten shots, or use a cheaper generator.")
-    takes = generate(result, workspace, progress=_progress)
+    # the budget counts only new spending: cached takes and journaled jobs are already paid for
+    takes = generate(result, workspace, progress=_progress, only=args.only, max_cost=args.max_cost,
+                     dry_run=args.dry_run)
+    if args.dry_run:
+        return 0
     out = result.output
     assemble(result, takes, workspace, out, progress=_progress)
-    _progress(f"done: {out}")
+    _progress(f"done: {out} (spent ${takes.spent_usd:.2f} this run)")
     print(out)
+    if takes.failures:
+        print(f"mvpipe: {len(takes.failures)} shot(s) failed; the video has stand-in cards in their place, "
+              f"and a rerun retries only them:\n{takes.failure_table()}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from mvpipe.generation.runner import status, status_table
+
+    board = _load(args)
+    workspace = Workspace.for_storyboard(args.storyboard)
+    _, result = _plan(board, _progress, workspace.take_numbers())
+    rows = status(result, workspace)
+    print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else status_table(rows))
     return 0
 
 
@@ -239,6 +263,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "render": _cmd_render,
     "providers": _cmd_providers,
     "check": _cmd_check,
+    "status": _cmd_status,
 }
 
 

@@ -7,13 +7,18 @@ can re-poll or re-download it instead of paying again. Each statement commits on
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
+
+from mvpipe.errors import MvpipeError
 
 State = Literal["submitting", "queued", "running", "succeeded", "done", "failed", "cancelled"]
 OPEN_STATES = ("submitting", "queued", "running", "succeeded")
@@ -82,6 +87,20 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the workspace for one run: two renders at once could each submit the same job.
+
+        The OS drops the lock when the process dies, so a killed run never blocks the next one.
+        """
+        with open(self.path.with_suffix(".lock"), "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise MvpipeError(f"another mvpipe run is generating in {self.path.parent.parent}; "
+                                  "wait for it to finish (its jobs are journaled, none is lost).") from None
+            yield
 
     def intend(self, *, key: str, kind: str, shot: str, part: int, take: int, provider: str, model: str,
                prompt: str, seconds: float) -> JobRecord:

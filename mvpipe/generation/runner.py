@@ -10,6 +10,7 @@ A shot that fails for good gets the animatic stand-in card and the run goes on.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -48,8 +49,8 @@ class RunnerSettings:
     min_length_ratio: float = 0.95  # a clip shorter than this share of the paid length is rejected
 
 
-class BudgetExceeded(MvpipeError):
-    """The estimate is over ``max_cost``: nothing was submitted."""
+class BudgetExceeded(InputError):
+    """The estimate of new spending is over ``max_cost``: nothing was submitted (exit 2)."""
 
 
 class JobFailed(MvpipeError):
@@ -271,11 +272,13 @@ class _Run:
             return GenerationResult({}, est, 0.0)
         if max_cost is not None and est.to_spend_usd > max_cost + 1e-9:
             raise BudgetExceeded(f"estimated new spend ${est.to_spend_usd:.2f} is over --max-cost "
-                                 f"${max_cost:.2f}; nothing was submitted.")
+                                 f"${max_cost:.2f}; nothing was submitted.", field="--max-cost",
+                                 hint="Raise --max-cost, shorten shots, use a cheaper generator, or --only.")
         for clip, row in zip(clips, est.rows, strict=True):  # every key is checked before the first submission
             if isinstance(clip.provider, RemoteProvider) and row.status in ("new", "in flight"):
                 self._client(clip.provider, clip.caps)
-        with ThreadPoolExecutor(max_workers=max(1, len(clips)), thread_name_prefix="mvpipe-gen") as pool:
+        with self.journal.exclusive(), ThreadPoolExecutor(max_workers=max(1, len(clips)),
+                                                          thread_name_prefix="mvpipe-gen") as pool:
             for clip in clips:  # in plan order, so a predecessor's future exists before its follower runs
                 self._futures[clip.index] = pool.submit(self._take, clip)
             takes = {(c.request.shot, c.request.part): self._futures[c.index].result() for c in clips}
@@ -295,6 +298,7 @@ class _Run:
                 self._state(clip, "done (cached)")
                 return self._done(clip, key, dest, clip_seconds(dest, decode=False))
             if not clip.selected:
+                self._state(clip, "skipped (outside --only)")
                 return self._stand_in(clip, key, "skipped", "NOT GENERATED: outside --only")
             if isinstance(clip.provider, RemoteProvider):
                 self._remote_clip(clip, clip.provider, key, dest, first)
@@ -480,8 +484,10 @@ class _Run:
                     job_id=rec.job_id if rec else None, cost_usd=cost)
 
     def _stand_in(self, clip: _Clip, key: str, status: str, banner: str, reason: str | None = None) -> Take:
-        path = self.ws.takes / status / f"{key}.mp4"
-        render_card(clip.request, path, banner=banner)
+        # one card per (clip, banner): a rerun that fails the same way reuses it
+        path = self.ws.takes / status / f"{key}-{hashlib.sha256(banner.encode()).hexdigest()[:8]}.mp4"
+        if not path.is_file():
+            render_card(clip.request, path, banner=banner)
         rec = self.journal.latest(key)
         return Take(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key, path=path,
                     seconds=clip.request.seconds, provider=clip.caps.provider, model=clip.caps.model,

@@ -14,6 +14,7 @@ from fakeserver import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
+from mvpipe.errors import MvpipeError
 from mvpipe.generation.journal import Journal
 from mvpipe.generation.media import clip_seconds
 from mvpipe.generation.runner import BudgetExceeded, estimate, generate, status, status_table
@@ -260,3 +261,13 @@ def test_animatic_runs_locally_and_caches(tmp_path):
     mtimes = [t.path.stat().st_mtime_ns for t in takes.values()]
     again = generate(plan, ws, settings=FAST)
     assert [t.path.stat().st_mtime_ns for t in again.values()] == mtimes
+
+
+def test_a_second_run_on_the_same_workspace_waits_its_turn(tmp_path, workspace, point_at):
+    with FakeServer(OpenAIVideos()) as srv:
+        point_at("openai", srv)
+        with Journal(workspace.journal).exclusive():
+            with pytest.raises(MvpipeError, match="another mvpipe run is generating"):
+                generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+        assert not srv.jobs
+        assert generate(_plan(tmp_path, n=1), workspace, settings=FAST)[("s1", 0)].status == "done"
