@@ -1,0 +1,54 @@
+"""Every remote adapter against its own protocol's server, with each fault the issue lists injected."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from fakeserver import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
+from genkit import FAST, clip_request, plan_of
+
+from mvpipe.generation.media import clip_seconds
+from mvpipe.generation.runner import generate
+
+ADAPTERS = {"openai": (OpenAIVideos, "openai"), "runway": (RunwayTasks, "runway:gen4.5"), "veo": (GeminiVeo, "veo")}
+FAULTS = {
+    "429-burst": Faults(statuses={"submit": [429, 429, 429]}, retry_after="0"),
+    "5xx-polls": Faults(statuses={"poll": [500, 502, 503, 504]}),
+    "stuck-99": Faults(stuck=1),
+    "truncated": Faults(truncate=1),
+    "slow-download": Faults(slow=0.03),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_fault_is_survived_and_paid_once(tmp_path, workspace, point_at, name, fault):
+    protocol, generator = ADAPTERS[name]
+    faults = replace(FAULTS[fault], statuses={k: list(v) for k, v in FAULTS[fault].statuses.items()})
+    with FakeServer(protocol(), latency=0.3, faults=faults) as srv:
+        point_at(name, srv)
+        take = generate(plan_of([clip_request(generator, "a", 1, seconds=4)], tmp_path), workspace,
+                        settings=replace(FAST, stall_timeout=0.4))[("a", 0)]
+        assert take.status == "done", take.error
+        assert clip_seconds(take.path) >= 3.9
+        stuck = [j for j in srv.jobs.values() if j.stuck]
+        assert len(srv.jobs) == 1 + len(stuck), "only a stuck job is ever submitted again"
+        job = srv.jobs[take.job_id.rsplit("/", 1)[-1]]  # Veo's id is an operation name ending in it
+        assert not job.stuck
+        if fault == "stuck-99" and name == "runway":
+            assert stuck[0].cancelled, "Runway can cancel, so the stuck task is cancelled"
+        if fault == "truncated":
+            assert srv.downloads[job.id] == 2 and faults.truncate == 0, "the half file, then the whole one"
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_moderation_failure_is_reported_with_the_providers_reason(tmp_path, workspace, point_at, name):
+    protocol, generator = ADAPTERS[name]
+    with FakeServer(protocol(), latency=0.2) as srv:
+        point_at(name, srv)
+        takes = generate(plan_of([clip_request(generator, "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path),
+                         workspace, settings=FAST)
+    take = takes[("a", 0)]
+    assert take.status == "failed" and take.path.is_file() and take.cost_usd == 0
+    assert any(word in take.error for word in ("moderation", "usage guidelines")), take.error
