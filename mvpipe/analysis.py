@@ -7,16 +7,17 @@ lets it follow a tempo that changes instead of assuming one global tempo.
 
 The stages:
 
-1. features: log-mel spectral flux (the onset envelope), a low-band flux (kick/bass), chroma, MFCCs;
-2. local tempo: windowed autocorrelation scored by a comb, then a Viterbi path through tempo so the
-   tempo can drift (accelerando) or jump, but not flip octave;
-3. beats: Ellis-style dynamic programming against that local period;
-4. tempo octave: the fastest metrical level whose alternate pulses are still about equally strong
-   in the kick/snare bands (hi-hats don't count), inside a plausible BPM range;
-5. meter and downbeats: per-beat bass-onset and harmonic-change evidence; the meter with the best
-   bar-start contrast, then a Viterbi over bar position so one skipped beat can't shift every bar;
-6. sections: novelty on a bar-level self-similarity matrix, boundaries on downbeats, repeated
-   material labelled by the same letter.
+1. features: spectral flux of a log1p-compressed mel spectrogram (loudness-aware, so a soft hi-hat
+   does not weigh like a kick), a flux below 150 Hz (kick/bass), chroma, MFCCs, RMS;
+2. local tempo: windowed autocorrelation scored by a comb and a log-normal prior around 120 BPM,
+   then a Viterbi path through tempo that can drift (accelerando) or jump, but not change octave;
+3. beats: Ellis-style dynamic programming against that local period, on onsets normalised to the
+   loudest within +-2 s so a quiet intro keeps its beats;
+4. meter and downbeats: per-beat bass-onset and harmonic-change evidence; 3 against 2/4 by
+   bar-start contrast, 4/4 against 2/4 by whether 2-beat bars alternate; a bar of 6 or 8 pulses
+   halves the beat level (the tracker followed eighths); a Viterbi over bar position places bars;
+5. sections: phrase novelty (2/4/8-bar windows) plus repetition structure features on bar-level
+   features, boundaries on downbeats, near-identical short loops merged, repeats share a letter.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 10
+ANALYSIS_VERSION = 11
 
 _SR = 22050
 _N_FFT = 1024
@@ -173,10 +174,11 @@ def _tempo_bpm(beats: np.ndarray) -> float:
 class _Features:
     """Frame-level curves at _FPS (onset, low-band onset, rms) plus chroma/MFCC for bar features."""
 
-    def __init__(self, onset: np.ndarray, onset_low: np.ndarray, rms: np.ndarray, chroma: np.ndarray,
-                 mfcc: np.ndarray) -> None:
+    def __init__(self, onset: np.ndarray, onset_low: np.ndarray, onset_bands: np.ndarray, rms: np.ndarray,
+                 chroma: np.ndarray, mfcc: np.ndarray) -> None:
         self.onset = onset
         self.onset_low = onset_low
+        self.onset_bands = onset_bands
         self.rms = rms
         self.chroma = chroma  # (frames at _FPS, 12)
         self.mfcc = mfcc  # (frames at _FPS, 12)
@@ -233,6 +235,21 @@ def _flux(logmel: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], diff.mean(axis=1), [0.0]]).astype(np.float32)
 
 
+_BANDS = (0.0, 150.0, 1000.0, 4000.0, 9000.0)
+_PHASE_MARGIN = 1.2  # off-beats must be this much stronger than the beats to move the beats
+
+
+def _band_onset(compressed: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Flux per frequency band, each scaled to its own loud onsets, averaged: the bands vote equally,
+    so hi-hat and snare accents (which mark the beat in syncopated grooves) are not outweighed by
+    bass and chords pushed onto the off-beats. Used to check the beat phase, not to track."""
+    total = np.zeros(compressed.shape[0], dtype=np.float32)
+    for lo, hi in zip(_BANDS[:-1], _BANDS[1:], strict=True):
+        flux = _flux(compressed[:, (centres >= lo) & (centres < hi)])
+        total += flux / max(float(np.percentile(flux, 99)), 1e-10)
+    return total / (len(_BANDS) - 1)
+
+
 def _features(y: np.ndarray) -> _Features:
     from scipy.fft import dct
 
@@ -245,6 +262,7 @@ def _features(y: np.ndarray) -> _Features:
     # 25 dB down still gives clear onsets.
     compressed = np.log1p(100.0 * mel / max(float(mel.max()), 1e-10))
     onset = _flux(compressed)
+    onset_bands = _band_onset(compressed, centres)
     onset_low = _flux(compressed[:, centres < 150.0])  # kick and bass, below a snare's body
     rms = np.sqrt(power.sum(axis=1) / (_N_FFT * np.sum(np.hanning(_N_FFT) ** 2) / 2))
     logmel = 10.0 * np.log10(np.maximum(mel, 1e-10))
@@ -255,7 +273,7 @@ def _features(y: np.ndarray) -> _Features:
     # bring chroma to the onset frame rate so every feature shares one clock
     src = np.arange(chroma.shape[0]) * (_CHROMA_HOP / _HOP)
     chroma = np.stack([np.interp(np.arange(n), src, chroma[:, k]) for k in range(12)], axis=1)
-    return _Features(onset, onset_low, rms, chroma, mfcc)
+    return _Features(onset, onset_low, onset_bands, rms, chroma, mfcc)
 
 
 def _energy_curve(feats: _Features) -> np.ndarray:
@@ -375,6 +393,7 @@ _SONG_WIDE_WEIGHT = 1.0
 
 
 def _track_beats(feats: _Features) -> np.ndarray:
+    """Beat positions in onset frames, following the local tempo; none for silence or < 2 s."""
     if len(feats.onset) < int(2 * _FPS) or feats.onset.max() <= 0:
         return np.zeros(0, dtype=int)
     onset = _local_gain(feats.onset)
@@ -392,8 +411,22 @@ def _track_beats(feats: _Features) -> np.ndarray:
         bpm = bpm / 2
     elif level < _BEAT_BPM_RANGE[0]:
         bpm = bpm * 2
-    beats = _dp_beats(smooth, 60.0 * _FPS / bpm)
+    beats = _on_the_beat(feats, _dp_beats(smooth, 60.0 * _FPS / bpm))
     return _trim_silence(onset, beats)
+
+
+def _on_the_beat(feats: _Features, beats: np.ndarray) -> np.ndarray:
+    """Move the beats half a beat when every band together says the off-beats are the accents:
+    in a syncopated groove the bass and chord stabs land on the 'and's, and broadband flux would
+    follow them; hi-hat and snare accents still mark the beat."""
+    if len(beats) < 8:
+        return beats
+    mids = (beats[:-1] + beats[1:]) // 2
+    on = _pulse_strength(feats.onset_bands, beats[:-1]).mean()
+    off = _pulse_strength(feats.onset_bands, mids).mean()
+    if off <= _PHASE_MARGIN * on:
+        return beats
+    return np.append(mids, beats[-1] + (beats[-1] - beats[-2]) // 2)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
