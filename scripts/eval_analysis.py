@@ -1,7 +1,7 @@
 """Score mvpipe.analysis against the synthetic evaluation set, with librosa's defaults as the baseline.
 
     .venv/bin/python scripts/make_eval_set.py                    # once: writes .mvpipe/evalset/
-    .venv/bin/python scripts/eval_analysis.py --split tuning     # or heldout; --per-song for detail
+    .venv/bin/python scripts/eval_analysis.py --split tuning     # or heldout, fresh; --per-song for detail
 
 Prints a markdown table: beat F / CMLt / AMLt (mir_eval, +-70 ms, no 5 s trim so intros count),
 downbeat F, meter right, section boundary F at 0.5 s and 3 s (song start/end excluded), label
@@ -121,7 +121,7 @@ def fmt(v: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--evalset", type=Path, default=ROOT / ".mvpipe/evalset")
-    parser.add_argument("--split", choices=["tuning", "heldout", "all"], default="tuning")
+    parser.add_argument("--split", choices=["tuning", "heldout", "fresh", "all"], default="tuning")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median reported)")
     parser.add_argument("--cold-repeats", type=int, default=1)
     parser.add_argument("--no-speed", action="store_true", help="skip the warm/cold timings")
@@ -158,7 +158,8 @@ def main() -> None:
             "labels F", "s/min warm", "cold 3-min s"]
     cols = [c for c in cols if any(c in r for r in rows.values())]
     ours_row, base_row = rows["mvpipe.analysis"], rows["librosa beat_track (defaults)"]
-    print(f"{args.split} split: {len(names)} songs, {sum(1 for _ in names)} files\n")
+    minutes = sum(json.loads((args.evalset / f"{n}.json").read_text())["duration"] for n in names) / 60
+    print(f"{args.split} split: {len(names)} songs, {minutes:.1f} minutes of audio\n")
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for label, row in rows.items():
