@@ -29,7 +29,7 @@ from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Prov
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.providers.animatic import render_card
 from mvpipe.generation.remote import ApiClient, ProviderError, RetryPolicy, TransientError
-from mvpipe.planner import Plan, Segment
+from mvpipe.planner import Plan
 from mvpipe.workspace import Workspace, atomic_path
 
 Progress = Callable[[str], None]
@@ -124,7 +124,6 @@ class GenerationResult(dict[tuple[str, int], Take]):
 
 @dataclass
 class _Clip:
-    seg: Segment
     request: ClipRequest
     provider: Provider
     caps: Capabilities
@@ -220,7 +219,7 @@ class _Run:
             if req.continue_from and pred is None:
                 raise InputError(f"continues from shot '{req.continue_from}', which does not come before it.",
                                  shot=req.shot, field="continue")
-            out.append(_Clip(seg, req, provider, caps, only is None or seg.shot in only, i, pred))
+            out.append(_Clip(req, provider, caps, only is None or seg.shot in only, i, pred))
             last_of[seg.shot] = i
         self._clips = out
         return out
