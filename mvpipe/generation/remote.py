@@ -141,16 +141,11 @@ class ApiClient:
         """
         if not idempotent:
             return self._once(method, path, json=json, params=params)
-        for attempt in self.retry.retrying():
-            with attempt:
-                return self._once(method, path, json=json, params=params)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.retry.retrying()(self._once, method, path, json=json, params=params)
 
     def download(self, url: str, dest: Path) -> None:
         """Stream ``url`` to ``dest`` atomically, retrying transient failures and short bodies."""
-        for attempt in self.retry.retrying():
-            with attempt:
-                self._fetch(url, dest)
+        self.retry.retrying()(self._fetch, url, dest)
 
     def scrub(self, text: str) -> str:
         """``text`` with the key blanked out, for anything that may be shown or stored."""

@@ -261,7 +261,7 @@ class _Run:
         cost = self.journal.spent([key, _keyframe_key(clip.request)]) if key else 0.0
         return ShotStatus(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key or "-",
                           generator=clip.caps.spec, job_id=rec.job_id if rec else None, state=state,
-                          cost_usd=cost, error=rec.error if rec and rec.state == "failed" else None)
+                          cost_usd=cost, error=rec.error if rec and state != "done" else None)
 
     def go(self, only: set[str] | None, max_cost: float | None, dry_run: bool) -> GenerationResult:
         clips = self.clips(only)
@@ -278,6 +278,9 @@ class _Run:
                 self._client(clip.provider, clip.caps)
         with self.journal.exclusive(), ThreadPoolExecutor(max_workers=max(1, len(clips)),
                                                           thread_name_prefix="mvpipe-gen") as pool:
+            for stale in self.ws.takes.rglob(".*"):  # half-written files of a run that was killed
+                if stale.is_file():
+                    stale.unlink()
             for clip in clips:  # in plan order, so a predecessor's future exists before its follower runs
                 self._futures[clip.index] = pool.submit(self._take, clip)
             takes = {(c.request.shot, c.request.part): self._futures[c.index].result() for c in clips}

@@ -59,6 +59,7 @@ class Faults:
     expire_after: float | None = None  # download links die this long after the job completes
     deny_links: int = 0  # signed links refused (403) as if expired; a fresh poll gives working ones
     hold_submit: dict[str, float] = field(default_factory=dict)  # prompt substring -> seconds held
+    latency_for: dict[str, float] = field(default_factory=dict)  # prompt substring -> job latency
     echo_key: bool = False  # error bodies quote the Authorization header back (a careless gateway)
 
 
@@ -143,7 +144,7 @@ class FakeServer:
         self.downloaded_at: dict[str, float] = {}  # job id -> when its first whole download ended
         self.on_create: Callable[[Job], None] | None = None  # runs as a job is created, before the reply
         self.lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd = _Quiet(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -161,7 +162,8 @@ class FakeServer:
     def create(self, kind: str, body: dict[str, Any], prompt: str, seconds: float) -> Job:
         with self.lock:
             job = Job(id=uuid.uuid4().hex[:16], kind=kind, body=body, prompt=prompt, seconds=seconds,
-                      created=time.time(), latency=self.latency, moderated=self.faults.moderate in prompt)
+                      created=time.time(), moderated=self.faults.moderate in prompt,
+                      latency=next((v for k, v in self.faults.latency_for.items() if k in prompt), self.latency))
             if self.faults.stuck > 0:
                 self.faults.stuck -= 1
                 job.stuck = True
@@ -187,6 +189,16 @@ class FakeServer:
 
     def requests_to(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.log if r.method == method and re.fullmatch(pattern, r.path)]
+
+
+class _Quiet(ThreadingHTTPServer):
+    """Clients that hang up mid-reply (a killed render) are expected here, not errors."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fakeserver import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 
@@ -36,11 +37,14 @@ def _wait_for(cond, timeout: float = 30.0) -> None:
 
 
 def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, point_at):
-    reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}" + (" HOLD" if i == 3 else "")) for i in range(1, 5)]
+    extra = {1: " QUICK", 3: " HOLD"}
+    reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}" + extra.get(i, "")) for i in range(1, 5)]
     plan = plan_of(reqs, tmp_path)
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(plan.model_dump_json())
-    faults = Faults(hold_submit={"HOLD": 60.0})  # s3's job is created, its reply never arrives before the kill
+    # s1 finishes at once and downloads slowly (killed mid-download); s3's job is created but its reply
+    # never arrives before the kill; s2 and s4 are running at the provider
+    faults = Faults(hold_submit={"HOLD": 60.0}, latency_for={"QUICK": 0.1}, slow=0.5)
     with FakeServer(OpenAIVideos(), latency=3.0, faults=faults) as srv:
         point_at("openai", srv)
         code = RENDER.format(here=str(HERE), plan=str(plan_file), ws=str(workspace.root))
@@ -48,9 +52,11 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
         try:
             def in_flight() -> bool:
                 polled = {r.path.rsplit("/", 1)[1] for r in srv.requests_to("GET", r"/v1/videos/[^/]+")}
-                return len(srv.jobs) == 4 and len(polled) == 3
+                return len(srv.jobs) == 4 and len(polled) == 3 and any(
+                    p.is_file() for p in workspace.takes.glob(".*.mp4"))
             _wait_for(in_flight)
-            assert all(j.state(time.time())[0] != "succeeded" for j in srv.jobs.values()), "still in flight"
+            states = [srv.jobs[j].state(time.time())[0] != "succeeded" for j in srv.jobs]
+            assert sorted(states) == [False, True, True, True], "three in flight, one downloading"
         finally:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -61,7 +67,7 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
         db.close()
         assert rows == {"s1": 1, "s2": 1, "s3": 0, "s4": 1}, "s3 died between submit and record"
 
-        srv.faults.hold_submit = {}
+        srv.faults.hold_submit, srv.faults.slow = {}, 0.0
         said: list[str] = []
         takes = generate(plan, workspace, progress=said.append, settings=FAST)
 
@@ -71,4 +77,6 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
         assert {t.job_id for t in takes.values()} == set(srv.jobs), "every paid clip is used"
         assert all(srv.downloads[j] >= 1 for j in srv.jobs)
         assert any("s3" in s and "interrupted run" in s for s in said)
-        assert takes.spent_usd == 4 * 0.40
+        assert sum(t.cost_usd for t in takes.values()) == pytest.approx(4 * 0.40)
+        assert takes.spent_usd == pytest.approx(3 * 0.40), "s1 was paid for (and journaled) before the kill"
+        assert not [p for p in workspace.takes.rglob(".*") if p.is_file()], "no half-written file is left"
