@@ -31,6 +31,8 @@ class OpenAIVideosProvider(RemoteProvider):
     poll_interval = 10.0  # the guide's 10-20 s; the ``openai-poll-after-ms`` header overrides it
 
     def models(self) -> list[Capabilities]:
+        # research/providers.md §1: the spec's seconds ("4","8","12") and size enums; OpenAI's pricing
+        # page ($0.10/s sora-2 720p, $0.50/s sora-2-pro at 1792x1024); one input_reference (first frame).
         common = dict(provider=self.name, durations=[4.0, 8.0, 12.0], max_references=1,
                       references_as="first_frame", first_frame=True, native_audio=True, retires=_RETIRED,
                       key_env=[self.key_env], concurrency=4)

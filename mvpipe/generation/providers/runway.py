@@ -33,6 +33,9 @@ class RunwayProvider(RemoteProvider):
         return {"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"}
 
     def models(self) -> list[Capabilities]:
+        # Facts from research/providers.md §2: SDK create params (ratios, 2-10 s integer durations, also
+        # listed by a reseller for gen4_turbo), Runway's skills price table (5 / 12 credits per second,
+        # gen4_image 5 credits at 720p, $0.01 a credit), tier 1 concurrency 1-2.
         common = dict(provider=self.name, duration_range=(2.0, 10.0), duration_step=1.0, max_references=3,
                       references_as="first_frame", first_frame=True, keyframe_model="gen4_image",
                       keyframe_price=0.05, key_env=[self.key_env], concurrency=2)

@@ -29,6 +29,9 @@ class VeoProvider(RemoteProvider):
         return {"x-goog-api-key": key}
 
     def models(self) -> list[Capabilities]:
+        # research/providers.md §4a: Gemini API docs (4/6/8 s, 8 s with references, 16:9 and 9:16 at 720p,
+        # up to 3 asset references, first and last frame). Prices per second are third-party copies of
+        # Google's page (0.40 standard; 0.10 fast at 720p), not confirmed from Google itself.
         common = dict(provider=self.name, durations=[4.0, 6.0, 8.0], reference_durations=[8.0],
                       sizes={"16:9": "1280x720", "9:16": "720x1280"}, max_references=3, references_as="native",
                       first_frame=True, last_frame=True, native_audio=True, key_env=[self.key_env], concurrency=2)
