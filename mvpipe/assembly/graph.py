@@ -1,6 +1,6 @@
-"""The FFmpeg command for pieces: decode only the needed stretch of each take, conform it, join it.
+"""The FFmpeg command for one piece: decode only its window of each take, conform it, join it.
 
-One builder serves every piece and every transition. A window becomes a chain: seek a little before it (input ``-ss``,
+One builder serves every piece. A window becomes a chain: seek a little before it (input ``-ss``,
 so only the needed stretch is decoded), re-time to the output rate (``fps`` with ``start_time=0``,
 so frame ``j`` is the take's picture at ``(offset + j) / fps``), trim in frames, hold the last
 frame if the take runs out, then scale to the output size by the fit rule and convert to BT.709.
@@ -38,16 +38,15 @@ class Source:
 
 @dataclass
 class Command:
-    """FFmpeg arguments for one or more pieces; input files kept apart so a cache key can hash their bytes."""
+    """FFmpeg arguments for one piece, with input files kept apart so a cache key can hash their bytes."""
 
     inputs: list[tuple[list[str], Path]]
     graph: str
-    outputs: list[list[str]]  # per piece: the output options, in piece order
+    output: list[str]
 
-    def args(self, dests: list[Path]) -> list[str]:
+    def args(self, dest: Path) -> list[str]:
         ins = [a for opts, path in self.inputs for a in (*opts, "-i", str(path))]
-        outs = [a for opts, dest in zip(self.outputs, dests, strict=True) for a in (*opts, str(dest))]
-        return [*ins, "-filter_complex", self.graph, *outs]
+        return [*ins, "-filter_complex", self.graph, *self.output, str(dest)]
 
 
 def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
@@ -58,61 +57,42 @@ def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
     return Source(info=info, available=available)
 
 
-def command(pieces: list[Piece], sources: list[Source], fit: str, enc: EncoderSettings) -> Command:
-    """One FFmpeg run that renders ``pieces`` (one output each); ``sources`` is indexed by segment.
-
-    Each take is decoded once, over the span of all its windows here, and split: rendering a
-    body with the transition after it reads the take once instead of seeking into it twice.
-    A window's frames do not depend on what else is rendered with it (the pre-roll makes a
-    seeked read equal a continuous one), so a piece's cache key is that of its command alone.
-    """
-    windows: dict[int, list[tuple[Window, str]]] = {}
-    for i, piece in enumerate(pieces):
-        for side, w in (("a", piece.a), ("b", piece.b)):
-            if w is not None:
-                windows.setdefault(w.segment, []).append((w, f"{side}{i}"))
+def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSettings) -> Command:
+    """The command that renders ``piece``; ``sources`` is indexed by segment."""
     inputs: list[tuple[list[str], Path]] = []
     chains: list[str] = []
-    for segment, wins in windows.items():
-        src = sources[segment]
-        opts, chain = _take_chain(len(inputs), [w for w, _ in wins], src, enc, fit)
-        inputs.append((enc.input_args + opts, src.info.path))
-        lo = min(w.offset for w, _ in wins)
-        if len(wins) == 1:
-            chains.append(f"{chain}[{wins[0][1]}]")
+    labels: list[str] = []
+    for name, window in (("a", piece.a), ("b", piece.b)):
+        if window is None:
             continue
-        chains.append(f"{chain},split={len(wins)}" + "".join(f"[{label}s]" for _, label in wins))
-        chains += [f"[{label}s]trim=start_frame={w.offset - lo}:end_frame={w.offset - lo + w.frames},"
-                   f"setpts=PTS-STARTPTS[{label}]" for w, label in wins]
-    outputs = []
-    for i, piece in enumerate(pieces):
-        if piece.kind == "transition":
-            if piece.a is None:
-                chains.append(f"color=c={piece.colour}:s={enc.width}x{enc.height}:r={enc.fps},"
-                              f"trim=end_frame={piece.frames},format=yuv420p,setsar=1[a{i}]")
-            kind = "fade" if piece.a is None and piece.transition in ("fade-black", "fade-white") \
-                else XFADE[piece.transition]
-            chains.append(f"[a{i}][b{i}]xfade=transition={kind}:duration={piece.frames / enc.fps!r}:offset=0"
-                          f"{enc.filter_tail}[v{i}]")
-        else:
-            chains.append(f"[b{i}]null{enc.filter_tail}[v{i}]")
-        outputs.append(["-map", f"[v{i}]", "-an", "-sn", "-dn", *enc.video_args, "-frames:v", str(piece.frames),
-                        "-fps_mode", "passthrough", "-video_track_timescale", str(enc.timescale),
-                        "-map_metadata", "-1", "-f", "mp4"])
-    return Command(inputs=inputs, graph=";".join(chains), outputs=outputs)
-
-
-def _take_chain(index: int, wins: list[Window], src: Source, enc: EncoderSettings,
-                fit: str) -> tuple[list[str], str]:
-    """Input options and filter chain that yield the take's conformed frames over all ``wins``."""
-    fps = enc.fps
-    lo = min(w.offset for w in wins)
-    span = max(w.offset + w.frames for w in wins) - lo
-    if src.speed == 1.0:
-        first = min(lo, src.available - 1)          # past the end: hold the last frame
-        real = max(1, min(span, src.available - first))
+        opts, chain = _window_chain(len(inputs), window, sources[window.segment], enc, fit)
+        inputs.append((opts, sources[window.segment].info.path))
+        chains.append(f"{chain}[{name}]")
+        labels.append(name)
+    if piece.kind == "transition":
+        if piece.a is None:
+            chains.append(f"color=c={piece.colour}:s={enc.width}x{enc.height}:r={enc.fps},"
+                          f"trim=end_frame={piece.frames},format=yuv420p,setsar=1[a]")
+        kind = "fade" if piece.a is None and piece.transition in ("fade-black", "fade-white") \
+            else XFADE[piece.transition]
+        chains.append(f"[a][b]xfade=transition={kind}:duration={piece.frames / enc.fps!r}:offset=0"
+                      f"{enc.filter_tail}[v]")
     else:
-        first, real = lo, span
+        chains[-1] = chains[-1].removesuffix("[b]") + f"{enc.filter_tail}[v]"
+    output = ["-map", "[v]", "-an", "-sn", "-dn", *enc.video_args, "-frames:v", str(piece.frames),
+              "-fps_mode", "passthrough", "-video_track_timescale", str(enc.timescale),
+              "-map_metadata", "-1", "-f", "mp4"]
+    return Command(inputs=[(enc.input_args + o, p) for o, p in inputs], graph=";".join(chains), output=output)
+
+
+def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit: str) -> tuple[list[str], str]:
+    """Input options and filter chain that yield exactly ``w.frames`` conformed frames of the window."""
+    fps = enc.fps
+    if src.speed == 1.0:
+        first = min(w.offset, src.available - 1)          # past the end: hold the last frame
+        real = max(1, min(w.frames, src.available - first))
+    else:
+        first, real = w.offset, w.frames
     frame_period = fps * src.speed / max(src.info.fps, 1e-3)   # output frames per source frame
     pre = min(first, math.ceil(frame_period) + 1)
     seek = (first - pre) / (fps * src.speed)
@@ -121,7 +101,7 @@ def _take_chain(index: int, wins: list[Window], src: Source, enc: EncoderSetting
     if src.speed != 1.0:
         steps.append(f"setpts=PTS*{src.speed!r},")
     steps.append(f"fps={fps}:start_time=0,trim=start_frame={pre}:end_frame={pre + real},setpts=PTS-STARTPTS,"
-                 f"tpad=stop_mode=clone:stop=-1,trim=end_frame={span},")
+                 f"tpad=stop_mode=clone:stop=-1,trim=end_frame={w.frames},")
     if abs(src.info.sar - 1.0) > 1e-3:
         steps.append("scale=trunc(iw*sar/2)*2:ih,setsar=1,")
     steps.append(_fit(fit, enc, src.info, index))
