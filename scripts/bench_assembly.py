@@ -122,8 +122,11 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd``; return (wall seconds, peak MB of its process tree, sampled every 50 ms)."""
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Run ``cmd``; return (wall s, CPU s of the whole tree, peak MB of the tree sampled every 50 ms).
+
+    CPU seconds barely move with other work on the machine; wall seconds do: read both.
+    """
     began = time.monotonic()
     proc = subprocess.Popen(cmd)
     peak = 0
@@ -137,13 +140,14 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    code = proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
     sampler.join()
     wall = time.monotonic() - began
-    if code != 0:
-        raise SystemExit(f"benchmark step failed ({code}): {' '.join(cmd[:6])} ...")
-    return wall, peak / 1e6
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(cmd[:6])} ...")
+    return wall, usage.ru_utime + usage.ru_stime, peak / 1e6
 
 
 # ---------------------------------------------------------------- the three ways (run as child processes)
@@ -216,21 +220,22 @@ def bench(quality: str, args: argparse.Namespace, work: Path, song: Path, clips:
            "out": str(out), "jobs": args.jobs}
     row: dict = {"quality": quality, "frames": plan.frames, "takes": len(clips), "size": f"{w}x{h}"}
     print(f"[{quality}] mvpipe full render ...", flush=True)
-    row["mvpipe_s"], row["mvpipe_mb"] = timed(child("mvpipe", job, work))
+    row["mvpipe_s"], row["mvpipe_cpu"], row["mvpipe_mb"] = timed(child("mvpipe", job, work))
     print(f"[{quality}] mvpipe re-render after changing one shot ...", flush=True)
     changed = list(job["takes"])
     k = len(clips) // 2
     changed[k] = str(clips[(k + 1) % len(clips)])      # a different take (size, rate, content) for one shot
-    row["rerender_s"], row["rerender_mb"] = timed(child("mvpipe", {**job, "takes": changed,
+    row["rerender_s"], row["rerender_cpu"], row["rerender_mb"] = timed(child("mvpipe", {**job, "takes": changed,
                                                                     "out": str(work / "rerender.mp4")}, work))
     row["rerender_stats"] = json.loads(Path(str(work / "rerender.mp4") + ".stats.json").read_text())
     print(f"[{quality}] encode floor ...", flush=True)
-    row["floor_s"], row["floor_mb"] = timed(floor_cmd(out, work / f"floor-{quality}.mp4", plan))
+    row["floor_s"], row["floor_cpu"], row["floor_mb"] = timed(floor_cmd(out, work / f"floor-{quality}.mp4", plan))
     if not args.skip_moviepy:
         print(f"[{quality}] MoviePy 2 ...", flush=True)
         mp = {**job, "out": str(work / f"moviepy-{quality}.mp4")}
-        row["moviepy_s"], row["moviepy_mb"] = timed(child("moviepy", mp, work))
+        row["moviepy_s"], row["moviepy_cpu"], row["moviepy_mb"] = timed(child("moviepy", mp, work))
     row["full_vs_floor"] = row["mvpipe_s"] / row["floor_s"]
+    row["full_vs_floor_cpu"] = row["mvpipe_cpu"] / row["floor_cpu"]
     row["rerender_vs_full"] = row["rerender_s"] / row["mvpipe_s"]
     if "moviepy_s" in row:
         row["moviepy_vs_mvpipe"] = row["moviepy_s"] / row["mvpipe_s"]
@@ -239,16 +244,18 @@ def bench(quality: str, args: argparse.Namespace, work: Path, song: Path, clips:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| preset | mvpipe full | re-render one shot | encode floor | MoviePy 2 | full / floor | "
-            "re-render / full | MoviePy / mvpipe | peak MB mvpipe (MoviePy) |\n|---|---|---|---|---|---|---|---|---|\n")
+    head = ("| preset | mvpipe full | re-render one shot | encode floor | MoviePy 2 | full / floor (wall, CPU) | "
+            "re-render / full | MoviePy / mvpipe | peak MB: mvpipe, floor, MoviePy |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         mp = f"{r['moviepy_s']:.1f} s" if "moviepy_s" in r else "—"
         ratio = f"{r['moviepy_vs_mvpipe']:.2f}×" if "moviepy_s" in r else "—"
-        mem = f"{max(r['mvpipe_mb'], r['rerender_mb']):.0f}" + (f" ({r['moviepy_mb']:.0f})" if "moviepy_mb" in r
-                                                                 else "")
+        mem = f"{max(r['mvpipe_mb'], r['rerender_mb']):.0f}, {r['floor_mb']:.0f}, " + \
+            (f"{r['moviepy_mb']:.0f}" if "moviepy_mb" in r else "—")
         lines.append(f"| {r['quality']} | {r['mvpipe_s']:.1f} s | {r['rerender_s']:.1f} s | {r['floor_s']:.1f} s "
-                     f"| {mp} | {r['full_vs_floor']:.2f}× | {r['rerender_vs_full']:.3f}× | {ratio} | {mem} |")
+                     f"| {mp} | {r['full_vs_floor']:.2f}×, {r['full_vs_floor_cpu']:.2f}× "
+                     f"| {r['rerender_vs_full']:.3f}× | {ratio} | {mem} |")
     return head + "\n".join(lines)
 
 
