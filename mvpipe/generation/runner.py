@@ -446,7 +446,7 @@ class _Run:
             if st.state == "succeeded":
                 return st
             if st.state in ("failed", "cancelled"):
-                raise JobFailed(st.error or f"the job was {st.state}")
+                raise JobFailed(client.scrub(st.error or f"the job was {st.state}"))
             if time.monotonic() - changed > self.s.stall_timeout:
                 raise _Stalled(f"job {job_id} made no progress for {self.s.stall_timeout:g} s "
                                f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})")
