@@ -12,7 +12,8 @@ The stages:
 2. local tempo: windowed autocorrelation scored by a comb and a log-normal prior around 120 BPM,
    then a Viterbi path through tempo that can drift (accelerando) or jump, but not change octave;
 3. beats: Ellis-style dynamic programming against that local period, on onsets normalised to the
-   loudest within +-2 s so a quiet intro keeps its beats;
+   loudest within +-2 s so a quiet intro keeps its beats; no beats at all (and a progress message)
+   for songs under 2 s or without onsets that stand out (silence, DC, a drone, steady noise);
 4. meter and downbeats: per-beat bass-onset and harmonic-change evidence; 3 against 2/4 by
    bar-start contrast, 4/4 against 2/4 by whether 2-beat bars alternate; a bar of 6 or 8 pulses
    halves the beat level (the tracker followed eighths); a Viterbi over bar position places bars;
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 11
+ANALYSIS_VERSION = 12
 
 _SR = 22050
 _N_FFT = 1024
@@ -89,7 +90,7 @@ def analyze(song: Path, cache_dir: Path | None = None, *,
     say(f"decoding {song.name}")
     y = decode_audio(song, _SR)  # raises InputError naming the file when missing or not audio
     say("analysing beats, bars and sections")
-    result = _analyze_samples(y, sha)
+    result = _analyze_samples(y, sha, say)
     if cache_file is not None:
         _write_cache(cache_file, result)
     return result
@@ -137,10 +138,16 @@ def _write_cache(path: Path, result: SongAnalysis) -> None:
 # ------------------------------------------------------------------------------------- pipeline
 
 
-def _analyze_samples(y: np.ndarray, sha: str) -> SongAnalysis:
+def _analyze_samples(y: np.ndarray, sha: str, say: Callable[[str], None]) -> SongAnalysis:
     duration = len(y) / _SR
     feats = _features(y)
     beat_frames = _track_beats(feats)
+    beat_frames = beat_frames[beat_frames / _FPS <= duration]  # the padded last frame can lie past the end
+    if len(beat_frames) < 2:
+        say("no beat found (shorter than 2 s, silent, or no onsets that stand out): "
+            "beats are empty and the song is one section")
+    elif len(beat_frames) < _METER_MIN_BEATS:
+        say(f"only {len(beat_frames)} beats: too few to tell the meter, assuming 4/4")
     beat_frames, meter, downbeat_idx = _downbeats(feats, beat_frames)
     beats = beat_frames / _FPS
     downbeats = beats[downbeat_idx]
@@ -232,7 +239,8 @@ def _flux(logmel: np.ndarray) -> np.ndarray:
 
     ref = maximum_filter1d(logmel, size=3, axis=1)
     diff = np.maximum(0.0, logmel[2:] - ref[:-2])
-    return np.concatenate([[0.0], diff.mean(axis=1), [0.0]]).astype(np.float32)
+    # frame 0 is measured against the silence before the song, so a hit on the very first sample counts
+    return np.concatenate([logmel[1].mean(keepdims=True), diff.mean(axis=1), [0.0]]).astype(np.float32)
 
 
 _BANDS = (0.0, 150.0, 1000.0, 4000.0, 9000.0)
@@ -298,8 +306,11 @@ _COMB = ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25))
 
 def _tempogram(onset: np.ndarray) -> np.ndarray:
     """Comb-filtered windowed autocorrelation, shape (columns, len(_BPM_GRID))."""
+    from scipy.ndimage import uniform_filter1d
+
     win = int(_TEMPO_WIN_S * _FPS)
-    x = onset - np.convolve(onset, np.ones(win) / win, mode="same")
+    # a centred running mean that keeps the onset's length even when the song is shorter than win
+    x = onset - uniform_filter1d(onset, win, mode="constant")
     x = np.maximum(x, 0.0)
     padded = np.pad(x, (win // 2, win // 2 + _TEMPO_STEP))
     starts = np.arange(0, len(onset), _TEMPO_STEP)
@@ -393,8 +404,8 @@ _SONG_WIDE_WEIGHT = 1.0
 
 
 def _track_beats(feats: _Features) -> np.ndarray:
-    """Beat positions in onset frames, following the local tempo; none for silence or < 2 s."""
-    if len(feats.onset) < int(2 * _FPS) or feats.onset.max() <= 0:
+    """Beat positions in onset frames, following the local tempo; none for < 2 s or no onsets."""
+    if len(feats.onset) < int(2 * _FPS) or not _has_onsets(feats.onset):
         return np.zeros(0, dtype=int)
     onset = _local_gain(feats.onset)
     tgram = _tempogram(onset)
@@ -413,6 +424,17 @@ def _track_beats(feats: _Features) -> np.ndarray:
         bpm = bpm * 2
     beats = _on_the_beat(feats, _dp_beats(smooth, 60.0 * _FPS / bpm))
     return _trim_silence(onset, beats)
+
+
+_ONSET_FLOOR = 0.02  # log1p units of the song-relative mel; every song measured has p99 >= 0.12
+_ONSET_CONTRAST = 5.0  # p99 over median flux; stationary noise is ~2, songs measured 20 to 900
+
+
+def _has_onsets(onset: np.ndarray) -> bool:
+    """Whether some onsets stand out of the song: silence, DC, a drone (p99 ~0.001) and steady noise
+    have none, and a tracker run on them would lock onto numerical noise."""
+    top = float(np.percentile(onset, 99))
+    return top >= _ONSET_FLOOR and top >= _ONSET_CONTRAST * float(np.median(onset))
 
 
 def _on_the_beat(feats: _Features, beats: np.ndarray) -> np.ndarray:
@@ -521,6 +543,9 @@ def _bar_contrast(evidence: np.ndarray, length: int) -> float:
     return float(evidence[on].mean() - evidence[~on].mean())
 
 
+_METER_MIN_BEATS = 16  # fewer beats than four 4/4 bars cannot tell 2, 3 and 4 apart
+
+
 def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
     """(beats, meter, indices of the downbeats in beats).
 
@@ -529,7 +554,7 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
     clearly beats them all means the tracker followed eighth notes: the beats are then halved, if
     that keeps them in range.
     """
-    if len(beats) < 16:
+    if len(beats) < _METER_MIN_BEATS:
         return beats, 4, np.arange(0, len(beats), 4)
     evidence = _downbeat_evidence(feats, beats)
     contrast = {length: _bar_contrast(evidence, length) for length in (2, 3, 4, 6, 8)}

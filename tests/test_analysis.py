@@ -159,14 +159,90 @@ def test_non_audio_and_missing_files_raise_input_error(tmp_path):
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
 
 
-def test_silence_gives_no_beats_and_one_section(tmp_path):
+def _assert_valid(result: SongAnalysis) -> None:
+    """What every consumer relies on, whatever the song: a sorted beat grid inside the song,
+    downbeats among the beats, sections tiling [0, duration] without gaps or overlaps."""
+    beats = np.array(result.beats)
+    assert np.all(np.diff(beats) > 0)
+    assert beats.size == 0 or (beats[0] >= 0.0 and beats[-1] <= result.duration)
+    assert set(result.downbeats) <= set(result.beats)
+    assert result.sections[0].start == 0.0 and result.sections[-1].end == result.duration
+    assert all(a.end == b.start for a, b in zip(result.sections, result.sections[1:], strict=False))
+    assert all(s.end > s.start for s in result.sections)
+
+
+def _write(path: Path, y: np.ndarray, sr: int) -> Path:
     from scipy.io import wavfile
 
-    silent = tmp_path / "silence.wav"
-    wavfile.write(silent, 22050, np.zeros(22050 * 5, dtype=np.int16))
-    result = analyze(silent)
-    assert result.beats == [] and result.downbeats == []
+    wavfile.write(path, sr, y.astype(np.float32))
+    return path
+
+
+def _clicks(seconds: float, sr: int = 44100, bpm: float = 120.0, gain: float = 0.5) -> tuple[np.ndarray, list[float]]:
+    """A click track with an accent on every fourth click, and its beat times."""
+    y = np.zeros(int(seconds * sr), dtype=np.float32)
+    t = np.arange(int(0.03 * sr)) / sr
+    click = np.sin(2 * np.pi * 1000 * t) * np.exp(-80 * t)
+    times = [float(b) for b in np.arange(0.25, seconds, 60.0 / bpm)]
+    for k, b in enumerate(times):
+        seg = click[: len(y) - int(b * sr)]
+        y[int(b * sr): int(b * sr) + len(seg)] += gain * (1.0 if k % 4 == 0 else 0.6) * seg
+    return y, times
+
+
+@pytest.mark.parametrize("seconds", [1, 3, 6, 10])
+def test_short_songs_give_a_valid_analysis(tmp_path, seconds):
+    y, times = _clicks(seconds)
+    messages: list[str] = []
+    result = analyze(_write(tmp_path / "short.wav", y, 44100), progress=messages.append)
+    _assert_valid(result)
+    if seconds < 2:  # too short to track: no grid, and the caller is told so
+        assert result.beats == [] and any("no beat found" in m for m in messages)
+    else:
+        assert _f(times, result.beats) >= 0.95
+        assert result.tempo == pytest.approx(120.0, rel=0.02)
+    if seconds < 8:
+        assert any("assuming 4/4" in m or "no beat found" in m for m in messages)
+
+
+def test_a_hit_on_the_very_first_sample_is_a_beat(tmp_path):
+    y, _ = _clicks(10.25)
+    result = analyze(_write(tmp_path / "from_zero.wav", y[int(0.25 * 44100):], 44100))
+    assert result.beats[0] == pytest.approx(0.0, abs=0.02)
+
+
+def _drone(seconds: float, sr: int = 44100) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return 0.3 * np.sin(2 * np.pi * 110 * t) + 0.2 * np.sin(2 * np.pi * 165 * t)
+
+
+@pytest.mark.parametrize("kind", ["silence", "drone", "drone4s", "noise", "dc", "single_click"])
+def test_beatless_audio_gives_no_beats_one_section_and_a_message(tmp_path, kind):
+    sr = 44100
+    single = np.zeros(10 * sr)
+    single[3 * sr:3 * sr + 1000] = 0.8 * np.sin(np.arange(1000) / 3)
+    y = {"silence": np.zeros(5 * sr), "drone": _drone(20), "drone4s": _drone(4),
+         "noise": 0.1 * np.random.default_rng(0).standard_normal(10 * sr),
+         "dc": np.full(10 * sr, 0.5), "single_click": single}[kind]
+    messages: list[str] = []
+    result = analyze(_write(tmp_path / f"{kind}.wav", y, sr), progress=messages.append)
+    _assert_valid(result)
+    assert result.beats == [] and result.downbeats == [] and result.tempo == 0.0
     assert [(s.start, s.end) for s in result.sections] == [(0.0, result.duration)]
+    assert any("no beat found" in m for m in messages)
+
+
+@pytest.mark.parametrize("variant", ["stereo", "8k", "96k", "quiet"])
+def test_format_and_level_do_not_change_the_beats(tmp_path, variant):
+    y, times = _clicks(12)
+    sr = {"8k": 8000, "96k": 96000}.get(variant, 44100)
+    if sr != 44100:
+        y, times = _clicks(12, sr=sr)
+    y = {"stereo": np.stack([y, y], axis=1), "quiet": y * 2e-4}.get(variant, y)
+    result = analyze(_write(tmp_path / f"{variant}.wav", y, sr))
+    _assert_valid(result)
+    assert _f(times, result.beats) >= 0.95
+    assert result.tempo == pytest.approx(120.0, rel=0.02)
 
 
 def test_result_round_trips_through_json(songs):
