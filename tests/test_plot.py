@@ -10,8 +10,8 @@ from mvpipe.plot import plot_analysis
 
 
 def _song(tmp_path):
-    from tests.test_analysis import _song as make_song
-    from tests.test_analysis import gen
+    from test_analysis import _song as make_song  # tests/ is on sys.path under pytest's default import mode
+    from test_analysis import gen
 
     return make_song(tmp_path, "plot_me", [gen.Part("A", 4, "rock", 120), gen.Part("B", 4, "half", 120)])[0]
 
