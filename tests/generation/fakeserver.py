@@ -131,7 +131,7 @@ class Protocol:
 class FakeServer:
     """A threaded HTTP server for one protocol. Use as a context manager."""
 
-    def __init__(self, protocol: Protocol, *, key: str = "sk-test-0000", latency: float = 0.4,
+    def __init__(self, protocol: Protocol, *, key: str = "sk-test-0000", latency: float = 0.25,
                  faults: Faults | None = None) -> None:
         self.protocol = protocol
         self.key = key
