@@ -16,7 +16,8 @@ The stages:
    for songs under 2 s or without onsets that stand out (silence, DC, a drone, steady noise);
 4. meter and downbeats: per-beat bass-onset and harmonic-change evidence; 3 against 2/4 by
    bar-start contrast, 4/4 against 2/4 by whether 2-beat bars alternate; a bar of 6 or 8 pulses
-   halves the beat level (the tracker followed eighths); a Viterbi over bar position places bars;
+   halves the beat level (the tracker followed eighths), no bar structure with hit half-beats doubles
+   it (the tracker followed half notes); a Viterbi over bar position places bars;
 5. sections: phrase novelty (2/4/8-bar windows) plus repetition structure features on bar-level
    features, boundaries on downbeats, near-identical short loops merged, repeats share a letter.
 """
@@ -36,7 +37,7 @@ from pydantic import BaseModel, Field
 from mvpipe.ffmpeg import decode_audio
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 12
+ANALYSIS_VERSION = 13
 
 _SR = 22050
 _N_FFT = 1024
@@ -544,15 +545,29 @@ def _bar_contrast(evidence: np.ndarray, length: int) -> float:
 
 
 _METER_MIN_BEATS = 16  # fewer beats than four 4/4 bars cannot tell 2, 3 and 4 apart
+# Bar-start contrast (z units) below which no bar length fits the tracked beats. Tuning songs
+# measured 1.0 to 3.8 at the right level; a half-tempo grid 0.5, a click track's noise 0.3.
+_BAR_CONTRAST_MIN = 1.0
+_HALF_BEAT_RATIO = 0.5  # onsets halfway between beats this strong against the beats: a beat level
 
 
-def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+def _halves_are_hit(feats: _Features, beats: np.ndarray) -> bool:
+    """Whether the points halfway between beats carry onsets nearly as strong as the beats (the
+    median ratio): with a snare on every such point the tracker has followed half notes."""
+    mids = (beats[:-1] + beats[1:]) // 2
+    on = _pulse_strength(feats.onset, beats[:-1])
+    return float(np.median(_pulse_strength(feats.onset, mids) / np.maximum(on, 1e-10))) >= _HALF_BEAT_RATIO
+
+
+def _downbeats(feats: _Features, beats: np.ndarray, *,
+               doubled: bool = False) -> tuple[np.ndarray, int, np.ndarray]:
     """(beats, meter, indices of the downbeats in beats).
 
     Triple or duple comes from the bar-start contrast of 3- against 2- and 4-beat bars; duple is
     4/4 when 2-beat bars alternate strong/weak, else 2/4. A bar of 6 or 8 tracked pulses that
     clearly beats them all means the tracker followed eighth notes: the beats are then halved, if
-    that keeps them in range.
+    that keeps them in range; no bar length fitting at all while the half-beats are hit means it
+    followed half notes: the beats are then doubled, once.
     """
     if len(beats) < _METER_MIN_BEATS:
         return beats, 4, np.arange(0, len(beats), 4)
@@ -560,7 +575,10 @@ def _downbeats(feats: _Features, beats: np.ndarray) -> tuple[np.ndarray, int, np
     contrast = {length: _bar_contrast(evidence, length) for length in (2, 3, 4, 6, 8)}
     bpm = 60.0 * _FPS / float(np.median(np.diff(beats)))
     simple = max(contrast[2], contrast[3], contrast[4])
-    compound = [m for m in (3, 4) if contrast[2 * m] > 1.5 * simple]
+    if not doubled and simple < _BAR_CONTRAST_MIN and 2 * bpm <= _BEAT_BPM_RANGE[1] and _halves_are_hit(feats, beats):
+        mids = (beats[:-1] + beats[1:]) // 2
+        return _downbeats(feats, np.sort(np.concatenate([beats, mids])), doubled=True)
+    compound = [m for m in (3, 4) if contrast[2 * m] > max(1.5 * simple, _BAR_CONTRAST_MIN)]
     if compound and bpm / 2 >= _BEAT_BPM_RANGE[0]:
         meter = max(compound, key=lambda m: contrast[2 * m])
         parity = int(np.bincount(_bar_positions(evidence, 2 * meter) % 2, minlength=2).argmax())

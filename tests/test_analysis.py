@@ -232,13 +232,13 @@ def test_beatless_audio_gives_no_beats_one_section_and_a_message(tmp_path, kind)
     assert any("no beat found" in m for m in messages)
 
 
-@pytest.mark.parametrize("variant", ["stereo", "8k", "96k", "quiet"])
+@pytest.mark.parametrize("variant", ["stereo", "8k", "96k", "quiet", "clipped"])
 def test_format_and_level_do_not_change_the_beats(tmp_path, variant):
     y, times = _clicks(12)
     sr = {"8k": 8000, "96k": 96000}.get(variant, 44100)
     if sr != 44100:
         y, times = _clicks(12, sr=sr)
-    y = {"stereo": np.stack([y, y], axis=1), "quiet": y * 2e-4}.get(variant, y)
+    y = {"stereo": np.stack([y, y], axis=1), "quiet": y * 2e-4, "clipped": np.clip(y * 30, -1, 1)}.get(variant, y)
     result = analyze(_write(tmp_path / f"{variant}.wav", y, sr))
     _assert_valid(result)
     assert _f(times, result.beats) >= 0.95
