@@ -206,6 +206,7 @@ class JobState(BaseModel):
     state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float | None = Field(default=None, description="percent, where the provider reports it")
     error: str | None = Field(default=None, description="the provider's own reason for a failure")
+    retryable: bool = Field(default=False, description="a failure the provider says a new attempt may fix")
     download_url: str | None = None
     expires_at: float | None = Field(default=None, description="unix time the download link dies")
     poll_after: float | None = Field(default=None, description="seconds until the provider wants the next poll")

@@ -61,8 +61,12 @@ class DownloadFailed(JobFailed):
     """A paid clip that would not come down intact; the journal keeps it for the next run."""
 
 
-class _Stalled(MvpipeError):
-    pass
+class _TryAgain(MvpipeError):
+    """A job worth one more submission: it stalled, or the provider calls its failure transient."""
+
+    def __init__(self, message: str, *, stalled: bool) -> None:
+        super().__init__(message)
+        self.stalled = stalled
 
 
 class EstimateRow(BaseModel):
@@ -353,7 +357,7 @@ class _Run:
         through the download, which does not count against the provider's limit.
         """
         rec = self.journal.open_job(key)
-        stalled_before = False
+        retried = False
         while True:
             try:
                 with self._slot(clip):
@@ -368,14 +372,13 @@ class _Run:
                 self._download(clip, provider, client, job_id, state, dest, verify)
                 self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
                 return
-            except _Stalled as exc:
-                job_id = rec.job_id or ""
-                cancelled = provider.cancel(job_id, client)
-                self.journal.update(rec.row, state="cancelled", error=str(exc))
-                if stalled_before:
+            except _TryAgain as exc:
+                cancelled = exc.stalled and provider.cancel(rec.job_id or "", client)
+                self.journal.update(rec.row, state="cancelled" if exc.stalled else "failed", error=str(exc))
+                if retried:
                     raise JobFailed(f"{exc}; gave up after one retry") from None
                 self.say(f"{clip.label}: {exc}; {'cancelled it, ' if cancelled else ''}submitting once more")
-                stalled_before, rec = True, None
+                retried, rec = True, None
             except DownloadFailed as exc:
                 self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
                 raise
@@ -428,7 +431,7 @@ class _Run:
         return fresh[0] if fresh else None
 
     def _wait(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> JobState:
-        """Poll until the job ends; raise :class:`_Stalled` when it stops moving."""
+        """Poll until the job ends; raise :class:`_TryAgain` when it stops moving or may succeed anew."""
         job_id = rec.job_id or ""
         last: tuple[str, float | None] | None = None
         changed = journaled = time.monotonic()
@@ -446,10 +449,12 @@ class _Run:
             if st.state == "succeeded":
                 return st
             if st.state in ("failed", "cancelled"):
-                raise JobFailed(client.scrub(st.error or f"the job was {st.state}"))
+                reason = client.scrub(st.error or f"the job was {st.state}")
+                raise _TryAgain(reason, stalled=False) if st.retryable else JobFailed(reason)
             if time.monotonic() - changed > self.s.stall_timeout:
-                raise _Stalled(f"job {job_id} made no progress for {self.s.stall_timeout:g} s "
-                               f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})")
+                raise _TryAgain(f"job {job_id} made no progress for {self.s.stall_timeout:g} s "
+                                f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
+                                stalled=True)
             base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)
             time.sleep(max(0.0, base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter)))
 

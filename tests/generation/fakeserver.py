@@ -53,6 +53,7 @@ class Faults:
     lose_reply: int = 0  # submits that create the job, then answer 500
     stuck: int = 0  # jobs that stop at 99 %
     moderate: str = "FORBIDDEN"  # prompts containing this fail moderation
+    bad_output: int = 0  # jobs that fail with a transient, provider-side error (Runway INTERNAL.BAD_OUTPUT)
     truncate: int = 0  # downloads that send half the file, with a matching Content-Length
     cut: int = 0  # downloads that stop half-way (Content-Length says the whole)
     slow: float = 0.0  # seconds between 8 KiB download chunks
@@ -74,6 +75,7 @@ class Job:
     latency: float
     stuck: bool = False
     moderated: bool = False
+    broken: bool = False
     cancelled: bool = False
 
     def state(self, now: float) -> tuple[str, int]:
@@ -81,7 +83,7 @@ class Job:
         t = now - self.created
         if self.cancelled:
             return "cancelled", 0
-        if self.moderated and t >= self.latency / 2:
+        if (self.moderated or self.broken) and t >= self.latency / 2:
             return "failed", 50
         if t < self.latency * 0.1:
             return "queued", 0
@@ -167,6 +169,9 @@ class FakeServer:
             if self.faults.stuck > 0:
                 self.faults.stuck -= 1
                 job.stuck = True
+            if self.faults.bad_output > 0:
+                self.faults.bad_output -= 1
+                job.broken = True
             self.jobs[job.id] = job
             self.creates[prompt] += 1
         return job
@@ -407,7 +412,10 @@ class RunwayTasks(Protocol):
             if status == "SUCCEEDED":
                 ext = "png" if job.kind == "image" else "mp4"
                 task["output"] = [f"{srv.cdn}/cdn/{job.id}.{ext}?exp={int(time.time()) + 3600}&sig=s3cr3t"]
-            if status == "FAILED":
+            if status == "FAILED" and job.broken:
+                task["failure"] = "An unexpected error occurred while generating the output."
+                task["failureCode"] = "INTERNAL.BAD_OUTPUT.CODE01"
+            elif status == "FAILED":
                 task["failure"] = "Your prompt was flagged by our content moderation."
                 task["failureCode"] = "SAFETY.INPUT.TEXT"
             return "poll", task

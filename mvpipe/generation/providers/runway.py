@@ -80,6 +80,7 @@ class RunwayProvider(RemoteProvider):
         progress = task.get("progress")
         return JobState(state=state, progress=progress * 100 if progress is not None else None,
                         error=f"{failure} ({code})" if failure and code else failure,
+                        retryable=(code or "").startswith("INTERNAL"),  # Runway: retry these; not SAFETY.*
                         download_url=(task.get("output") or [None])[0])
 
     def cancel(self, job_id: str, client: ApiClient) -> bool:

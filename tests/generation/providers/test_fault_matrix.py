@@ -49,6 +49,7 @@ def test_moderation_failure_is_reported_with_the_providers_reason(tmp_path, work
         point_at(name, srv)
         takes = generate(plan_of([clip_request(generator, "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path),
                          workspace, settings=FAST)
+        assert len(srv.jobs) == 1, "a moderation failure is not retried"
     take = takes[("a", 0)]
     assert take.status == "failed" and take.path.is_file() and take.cost_usd == 0
     assert any(word in take.error for word in ("moderation", "usage guidelines")), take.error

@@ -87,3 +87,16 @@ def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path
         assert take.status == "done" and len(srv.jobs) == 1
         assert len(srv.requests_to("POST", "/v1/text_to_video")) == 3
         assert any("cannot list its jobs" in s for s in said)
+
+
+def test_internal_bad_output_is_submitted_once_more_then_reported(tmp_path, workspace, point_at):
+    with FakeServer(RunwayTasks(), faults=Faults(bad_output=1)) as srv:
+        point_at("runway", srv)
+        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
+                        settings=FAST)[("a", 0)]
+        assert take.status == "done" and len(srv.jobs) == 2 and not srv.jobs[take.job_id].broken
+        srv.faults.bad_output = 2
+        take = generate(plan_of([clip_request("runway:gen4.5", "b", 2, size="320x180")], tmp_path), workspace,
+                        settings=FAST)[("b", 0)]
+        assert take.status == "failed" and "INTERNAL.BAD_OUTPUT.CODE01" in take.error and "one retry" in take.error
+        assert len(srv.jobs) == 4
