@@ -64,6 +64,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         if need[k] > src.available:
             how = f"slowed to {1 / src.speed:.0%} speed" if src.speed != 1.0 else "its last frame held"
             warnings.append(f"shot '{seg.shot}': take is {src.available} frames, needs {need[k]}; {how}.")
+            say(f"warning: {warnings[-1]}")
         sources.append(src)
     commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
     keys = [_key(c) for c in commands]
@@ -84,7 +85,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(encode, todo.values()))
 
-    audio = _audio(plan, takes, sources, workspace, loudness, warnings)
+    audio = _audio(plan, takes, sources, workspace, loudness, warnings, say)
     say("joining pieces and muxing the song")
     _join(paths, audio, out, enc, plan)
 
@@ -119,7 +120,7 @@ def _encode_piece(cmd: Command, dest: Path, frames: int) -> None:
 
 
 def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source], workspace: Workspace,
-           loudness: float | None, warnings: list[str]) -> Path:
+           loudness: float | None, warnings: list[str], say: Callable[[str], None]) -> Path:
     """The cached audio master for this plan: the song range plus any clip sounds, as float WAV."""
     clips = []
     for seg, src in zip(plan.segments, sources, strict=True):
@@ -128,6 +129,7 @@ def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source]
         if not src.info.audio_ok:
             warnings.append(f"shot '{seg.shot}': audio level {seg.audio} but its take has no usable sound; "
                             "the song plays alone there.")
+            say(f"warning: {warnings[-1]}")
             continue
         clips.append(ClipSound(path=takes[(seg.shot, seg.part)].path, take_offset=seg.head_frames / plan.fps,
                                start_sample=samples_for(seg.start_frame, plan.fps),
