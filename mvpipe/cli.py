@@ -7,6 +7,7 @@ and nothing else there; progress and warnings always go to stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -24,6 +25,14 @@ _T0 = time.monotonic()
 
 def _progress(message: str) -> None:
     print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _print_table(headers: list[str], rows: list[list[str]], right: set[str] = frozenset()) -> None:
+    """Columns as wide as their widest cell; the ``right`` ones right-aligned (numbers)."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    for row in [headers, *rows]:
+        cells = [c.rjust(w) if h in right else c.ljust(w) for c, w, h in zip(row, widths, headers, strict=True)]
+        print("  ".join(cells).rstrip())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MvpipeError as exc:
         print(f"mvpipe: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `mvpipe plan x | head`: the reader left; that is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
         return 130
@@ -163,11 +175,10 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     print(f"{result.title or args.storyboard.stem}: {len(result.segments)} segments, "
           f"{result.frames} frames at {result.fps} fps ({result.screen_seconds:.2f}s), {result.width}x{result.height}")
-    print(f"  {'shot':<16}{'start':>8}{'end':>8}{'frames':>8}  {'transition':<14}{'paid s':>8}{'est $':>8}  generator")
-    for s in result.segments:
-        name = s.shot + (f"#{s.part + 1}" if s.part else "")
-        print(f"  {name:<16}{s.start:8.2f}{s.end:8.2f}{s.frames:8d}  {s.transition:<14}"
-              f"{s.requested_seconds:8.2f}{s.estimated_cost_usd:8.2f}  {s.generator}")
+    _print_table(["shot", "start", "end", "frames", "transition", "paid s", "est $", "generator"],
+                 [[s.shot + (f"#{s.part + 1}" if s.part else ""), f"{s.start:.2f}", f"{s.end:.2f}", str(s.frames),
+                   s.transition, f"{s.requested_seconds:.2f}", f"{s.estimated_cost_usd:.2f}", s.generator]
+                  for s in result.segments], right={"start", "end", "frames", "paid s", "est $"})
     print(f"paid seconds {result.paid_seconds:.2f} for {result.screen_seconds:.2f}s on screen; "
           f"estimated cost ${result.estimated_cost_usd:.2f}")
     return 0
@@ -179,11 +190,15 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     board = _load(args)
     workspace = Workspace.for_storyboard(args.storyboard)
+    take_numbers = workspace.take_numbers()
+    shots = {s.id: s for s in board.shots}
     for shot in args.retake:
-        if shot not in {s.id for s in board.shots}:
-            raise InputError(f"no shot '{shot}' to retake.", file=args.storyboard, field="--retake")
-        _progress(f"shot '{shot}': asking for take {workspace.bump_take(shot)}")
-    _, result = _plan(board, _progress, workspace.take_numbers())
+        if shot not in shots:
+            raise InputError(f"no shot '{shot}' to retake.", file=args.storyboard, field="--retake",
+                             hint=f"Shots: {', '.join(shots)}.")
+        take_numbers[shot] = take_numbers.get(shot, shots[shot].take) + 1
+        _progress(f"shot '{shot}': asking for take {take_numbers[shot]}")
+    _, result = _plan(board, _progress, take_numbers)
     _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
               f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
     # the budget counts only new spending: cached takes and journaled jobs are already paid for
@@ -191,6 +206,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
                      dry_run=args.dry_run)
     if args.dry_run:
         return 0
+    workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
     out = result.output
     assemble(result, takes, workspace, out, progress=_progress)
     _progress(f"done: {out} (spent ${takes.spent_usd:.2f} this run)")
@@ -203,8 +219,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    import json
-
     from mvpipe.generation.runner import status, status_table
 
     board = _load(args)
@@ -216,28 +230,26 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_providers(args: argparse.Namespace) -> int:
-    import json
-
     from mvpipe.generation.providers import catalog
 
     rows = catalog()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'generator':<44} {'seconds':<14} {'aspects':<18} {'refs':<14} {'audio':<5} {'$/s':>6}  "
-          f"{'key':<24} status")
+    table = []
     for r in rows:
         lo_hi = r["duration_range"]
         seconds = ("/".join(f"{d:g}" for d in r["durations"]) if r["durations"]
                    else f"{lo_hi[0]:g}-{lo_hi[1]:g}" if lo_hi else "any")
-        refs = f"{r['max_references']} {r['references_as']}" if r["references_as"] != "none" else "-"
-        price = "free" if r["local"] else f"{r['price_per_second']:.3f}"
         key = "not needed" if r["local"] or not r["key_env"] else (
             ("set: " if r["key_configured"] else "MISSING: ") + ",".join(r["key_env"]))
-        status = (f"retired {r['retires']}" if r["retired"] else f"retires {r['retires']}" if r["retires"]
-                  else "active")
-        print(f"{r['name']:<44} {seconds:<14} {','.join(r['sizes']) or 'any':<18} {refs:<14} "
-              f"{'yes' if r['native_audio'] else 'no':<5} {price:>6}  {key:<24} {status}")
+        table.append([
+            r["name"], seconds, ",".join(r["sizes"]) or "any",
+            f"{r['max_references']} {r['references_as']}" if r["references_as"] != "none" else "-",
+            "yes" if r["native_audio"] else "no", "free" if r["local"] else f"{r['price_per_second']:.3f}", key,
+            f"retired {r['retires']}" if r["retired"] else f"retires {r['retires']}" if r["retires"] else "active"])
+    _print_table(["generator", "seconds", "aspects", "refs", "audio", "$/s", "key", "status"], table,
+                 right={"$/s"})
     return 0
 
 

@@ -364,7 +364,8 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
         if len(bounds) > 2:
             warnings.append(f"shot '{shot.id}' is longer than {caps.spec}'s {caps.max_seconds:g}s maximum: "
                             f"it is generated as {len(bounds) - 1} takes.")
-        refs = [CharacterRef(name=n, references=list(board.characters[n].references)) for n in shot.characters]
+        refs = [CharacterRef(name=n, references=list(board.characters[n].references), ids=board.characters[n].ids)
+                for n in shot.characters]
         if caps.max_references and len([r for c in refs for r in c.references]) > caps.max_references:
             warnings.append(f"shot '{shot.id}': {caps.spec} takes {caps.max_references} reference image(s); "
                             "the first ones are sent.")
@@ -380,13 +381,15 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
                 aspect=board.output.aspect, fps=fps, characters=refs,
                 continue_from=shots[i - 1].id if shot.continue_ and part == 0 else None,
                 footage=shot.footage, seed=shot.seed, audio=shot.audio > 0 and caps.native_audio)
-            cost = 0.0 if caps.local else caps.price(requested, caps.native_size(board.output.aspect))
+            # some models take references only with certain lengths (Veo: 8 s): ask for what is paid
+            request = request.model_copy(update={"seconds": caps.seconds_for(request)})
+            cost = caps.estimate(request)
             out.append(Segment(
                 shot=shot.id, shot_number=i + 1, part=part, start_frame=a, end_frame=b,
                 start=round(start + a / fps, 6), end=round(start + b / fps, 6),
                 transition=shot.transition.type if part == 0 and trans[i] else "cut",
                 transition_frames=trans[i] if part == 0 else 0, head_frames=head, tail_frames=tail,
-                generator=caps.spec, request=request, requested_seconds=requested, estimated_cost_usd=cost,
+                generator=caps.spec, request=request, requested_seconds=request.seconds, estimated_cost_usd=cost,
                 audio=shot.audio, if_short=shot.if_short))
     return out
 

@@ -133,6 +133,8 @@ class Timing(_Model):
 class Character(_Model):
     description: str = Field(min_length=1)
     references: list[Path] = Field(default_factory=list)
+    ids: dict[str, str] = Field(default_factory=dict,
+                                description="provider -> that provider's own id for this character")
 
 
 class Shot(_Model):

@@ -59,12 +59,8 @@ class Workspace:
         path = self.root / "takes.json"
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    def bump_take(self, shot: str, current: int = 1) -> int:
-        """Ask for a new take of ``shot``: one past its recorded take (or ``current``). Returns it."""
-        numbers = self.take_numbers()
-        numbers[shot] = numbers.get(shot, current) + 1
+    def set_take_numbers(self, numbers: dict[str, int]) -> None:
         write_text_atomic(self.root / "takes.json", json.dumps(numbers, indent=2, sort_keys=True))
-        return numbers[shot]
 
 
 @contextlib.contextmanager

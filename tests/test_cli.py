@@ -189,3 +189,24 @@ shots:
     assert main(["render", str(board), "-o", str(out)]) == 0
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 480
+
+
+def test_a_dry_run_retake_changes_nothing_and_a_real_one_is_remembered(tmp_path: Path, capsys) -> None:
+    board = tmp_path / "board.yaml"
+    board.write_text(f"""\
+mvpipe: 1
+song: {ROOT / "assets" / "demo_song.mp3"}
+output: {{height: 720, path: {tmp_path / "out.mp4"}, quality: draft}}
+timing: {{end: 4}}
+shots:
+  - {{id: highway, length: 1 bar, prompt: road}}
+  - {{id: car, prompt: car}}
+""")
+    assert main(["render", str(board), "--retake", "highway", "--dry-run"]) == 0
+    assert not (tmp_path / ".mvpipe" / "takes.json").exists()
+    assert main(["render", str(board), "--retake", "highway"]) == 0
+    assert json.loads((tmp_path / ".mvpipe" / "takes.json").read_text()) == {"highway": 2}
+    capsys.readouterr()
+    assert main(["plan", str(board), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["segments"][0]["request"]["take"] == 2

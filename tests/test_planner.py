@@ -220,3 +220,15 @@ def test_fixed_shots_after_shared_ones_are_counted_back_from_the_end_onto_beats(
     outro = p.segments[-1]
     assert outro.start_frame == round(analysis.beats[round((outro.start - 0.02) / 0.5)] * 30)
     assert outro.start == pytest.approx(52.52, abs=1 / 30)  # the beat nearest 60.3 s - 4 bars (8 s)
+
+
+def test_native_references_that_force_a_length_are_planned_and_priced(write_board, tmp_path) -> None:
+    (tmp_path / "mara.png").write_bytes(b"png")
+    head = HEAD.replace("{description: woman with a silver bob}",
+                        "{description: woman with a silver bob, references: [mara.png], ids: {openai: char_1}}")
+    veo_refs = VEO.model_copy(update={"references_as": "native", "max_references": 3, "reference_durations": [8]})
+    shots = "  - {id: a, length: 3s, prompt: x, characters: [mara]}\n  - {id: b, length: 3s, prompt: x}\n"
+    p = _plan(write_board, shots, grid_analysis(bpm=60.0, duration=6.0), caps=veo_refs, head=head)
+    assert [s.requested_seconds for s in p.segments] == [8, 4]
+    assert p.estimated_cost_usd == pytest.approx(12 * 0.40)
+    assert p.segments[0].request.characters[0].ids == {"openai": "char_1"}
