@@ -24,7 +24,7 @@ Quality = Literal["draft", "final"]
 # x264/x265 preset and CRF, scaler, AAC bitrate per quality preset.
 _QUALITY = {
     "final": {"preset": "medium", "crf": 18, "hw_preset": "p5", "cq": 21, "scaler": "bicubic", "abr": "192k"},
-    "draft": {"preset": "veryfast", "crf": 23, "hw_preset": "p2", "cq": 27, "scaler": "fast_bilinear", "abr": "128k"},
+    "draft": {"preset": "veryfast", "crf": 23, "hw_preset": "p2", "cq": 27, "scaler": "bilinear", "abr": "128k"},
 }
 
 # Hardware encoders worth trying, best first, with the extra input args and filter they need.
