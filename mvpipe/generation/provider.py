@@ -222,7 +222,9 @@ class RemoteProvider(Provider):
     base_url: ClassVar[str]
     base_url_env: ClassVar[str]
     key_env: ClassVar[str]
-    poll_interval: ClassVar[float] = 5.0
+    key_required: ClassVar[bool] = True  # False: a local server; a key, where set, is still sent
+    poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
+    stall_timeout: ClassVar[float] = 900.0  # seconds without any change in state or progress
 
     def auth_headers(self, key: str) -> dict[str, str]:
         """Headers sent to the API's own host (never to a download host elsewhere)."""

@@ -107,20 +107,21 @@ def provider_message(resp: httpx.Response) -> str:
 
 
 class ApiClient:
-    """One provider's HTTP session: base URL and key from the environment, retries, safe downloads."""
+    """One provider's HTTP session: base URL and key (where it needs one) from the environment, retries,
+    safe downloads."""
 
     def __init__(self, provider: RemoteProvider, *, retry: RetryPolicy | None = None, timeout: float = 60.0,
                  environ: dict[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         key = env.get(provider.key_env, "").strip()
-        if not key:
+        if not key and provider.key_required:
             raise InputError(f"{provider.name} needs an API key: set {provider.key_env} in the environment.",
                              field="generator", hint="Or render with the local 'animatic' generator.")
         self.provider = provider
         self.base_url = (env.get(provider.base_url_env) or provider.base_url).rstrip("/") + "/"
         self.retry = retry or RetryPolicy()
         self._key = key
-        self._auth = provider.auth_headers(key)
+        self._auth = provider.auth_headers(key) if key else {}
         self._origin = _origin(self.base_url)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                                   follow_redirects=False)

@@ -41,7 +41,7 @@ class RunnerSettings:
 
     poll_interval: float | None = None  # None: each provider's own (the SDKs' cadence)
     poll_jitter: float = 0.2  # +-20 %, so parallel jobs don't poll in lockstep
-    stall_timeout: float = 900.0  # seconds without any change in state or progress
+    stall_timeout: float | None = None  # None: each provider's own (seconds without any change)
     http_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     download_attempts: int = 3
@@ -412,7 +412,7 @@ class _Run:
 
         try:
             job_id = self.s.retry.retrying()(once)
-        except (ProviderError, TransientError) as exc:
+        except MvpipeError as exc:  # refused, unreachable, or bad input found before sending
             self.journal.update(rec.row, state="failed", error=str(exc))
             raise
         self.journal.update(rec.row, job_id=job_id, state="queued")
@@ -433,6 +433,7 @@ class _Run:
     def _wait(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> JobState:
         """Poll until the job ends; raise :class:`_TryAgain` when it stops moving or may succeed anew."""
         job_id = rec.job_id or ""
+        stall = self.s.stall_timeout or provider.stall_timeout
         last: tuple[str, float | None] | None = None
         changed = journaled = time.monotonic()
         while True:
@@ -451,8 +452,8 @@ class _Run:
             if st.state in ("failed", "cancelled"):
                 reason = client.scrub(st.error or f"the job was {st.state}")
                 raise _TryAgain(reason, stalled=False) if st.retryable else JobFailed(reason)
-            if time.monotonic() - changed > self.s.stall_timeout:
-                raise _TryAgain(f"job {job_id} made no progress for {self.s.stall_timeout:g} s "
+            if time.monotonic() - changed > stall:
+                raise _TryAgain(f"job {job_id} made no progress for {stall:g} s "
                                 f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
                                 stalled=True)
             base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)

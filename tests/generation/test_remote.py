@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from mvpipe.errors import InputError
+from mvpipe.generation.providers.comfyui import ComfyUIProvider
 from mvpipe.generation.providers.runway import RunwayProvider
 from mvpipe.generation.remote import ApiClient, RetryPolicy, TransientError, provider_message, retry_after
 
@@ -50,3 +51,4 @@ def test_missing_key_names_the_variable():
         ApiClient(RunwayProvider(), environ={})
     client = ApiClient(RunwayProvider(), environ={"RUNWAYML_API_SECRET": "k", "RUNWAYML_BASE_URL": "http://x:1/"})
     assert client.url("v1/tasks/1") == "http://x:1/v1/tasks/1" and client.url("https://cdn/a") == "https://cdn/a"
+    assert ApiClient(ComfyUIProvider(), environ={}).url("prompt") == "http://127.0.0.1:8188/prompt"  # keyless

@@ -6,10 +6,10 @@ placeholder strings: ``"{{prompt}}"``, ``"{{negative_prompt}}"``, ``"{{seed}}"``
 frame, uploaded with ``/upload/image``). A placeholder that is a whole string becomes a typed value.
 The job goes to ``POST /prompt``, is followed on ``/history/{prompt_id}`` and fetched from ``/view``.
 
-It is local and free, so it renders in place (no journal, no budget); the HTTP still goes through
-the shared client for retries and safe downloads. Settings: ``COMFYUI_URL`` (default
-``http://127.0.0.1:8188``), ``COMFYUI_WORKFLOW`` (the JSON file), ``COMFYUI_TIMEOUT`` (seconds
-without progress before giving up, default 1800), ``COMFYUI_POLL_INTERVAL`` (default 1).
+It runs like any remote job (journal, polling, stall detection, verified download) and costs
+nothing: its capabilities say ``local``. No key is needed; ``COMFYUI_API_KEY``, where set, goes as a
+bearer token to a proxy in front. Settings: ``COMFYUI_URL`` (default ``http://127.0.0.1:8188``) and
+``COMFYUI_WORKFLOW`` (the JSON file).
 """
 
 from __future__ import annotations
@@ -17,65 +17,67 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from mvpipe.errors import InputError, MvpipeError
-from mvpipe.generation.media import BadMedia, clip_seconds, image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, Provider
-from mvpipe.generation.remote import ApiClient, ProviderError, RetryPolicy
+from mvpipe.errors import InputError
+from mvpipe.generation.media import image_base64
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
+from mvpipe.generation.remote import ApiClient, ProviderError
 
 _VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
 
 
-class ComfyUIProvider(Provider):
+class ComfyUIProvider(RemoteProvider):
     """A user's own ComfyUI workflow (local, free, any length)."""
 
     name = "comfyui"
     base_url = "http://127.0.0.1:8188"
     base_url_env = "COMFYUI_URL"
-    key_env = "COMFYUI_API_KEY"  # optional: sent as a bearer token when a proxy in front wants one
+    key_env = "COMFYUI_API_KEY"
+    key_required = False
+    poll_interval = 1.0
+    stall_timeout = 1800.0  # history shows no progress while a prompt renders: allow a long local render
 
     def models(self) -> list[Capabilities]:
         return [Capabilities(provider=self.name, model="workflow", references_as="first_frame", max_references=1,
                              first_frame=True, local=True, concurrency=1)]
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}"} if key != "-" else {}
-
-    def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
+    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         workflow = _workflow()
-        client = ApiClient(self, environ={**os.environ, self.key_env: os.environ.get(self.key_env) or "-"},
-                           retry=RetryPolicy(attempts=4, backoff=0.5, max_backoff=10.0))
-        try:
-            image = first_frame or (request.references[0] if request.references else None)
-            values: dict[str, Any] = {
-                "prompt": request.prompt, "negative_prompt": request.negative_prompt or "",
-                "seed": request.seed if request.seed is not None else int(request.cache_key()[:8], 16),
-                "width": request.width, "height": request.height, "fps": request.fps,
-                "frames": round(request.seconds * request.fps), "seconds": request.seconds,
-                "image": _upload(client, image, request) if image is not None else ""}
-            graph = _fill(workflow, values)
-            reply = client.request("POST", "prompt", json={"prompt": graph, "client_id": uuid.uuid4().hex},
-                                   idempotent=False).json()
-            if reply.get("node_errors"):
-                raise ProviderError(f"comfyui refused the workflow: {json.dumps(reply['node_errors'])[:300]}")
-            url = _wait(client, reply["prompt_id"])
-            for attempt in range(2):  # a cut-short file decodes short: fetch it once more
-                client.download(url, dest)
-                try:
-                    clip_seconds(dest)
-                    return
-                except BadMedia:
-                    dest.unlink()
-                    if attempt:
-                        raise
-        finally:
-            client.close()
+        values: dict[str, Any] = {
+            "prompt": request.prompt, "negative_prompt": request.negative_prompt or "",
+            "seed": request.seed if request.seed is not None else int(request.cache_key()[:8], 16),
+            "width": request.width, "height": request.height, "fps": request.fps,
+            "frames": round(request.seconds * request.fps), "seconds": request.seconds,
+            "image": _upload(client, first_frame, request) if first_frame is not None else ""}
+        reply = client.request("POST", "prompt", json={"prompt": _fill(workflow, values),
+                                                       "client_id": uuid.uuid4().hex}, idempotent=False).json()
+        if reply.get("node_errors"):
+            raise ProviderError(f"comfyui refused the workflow: {json.dumps(reply['node_errors'])[:300]}")
+        return reply["prompt_id"]
+
+    def poll(self, job_id: str, client: ApiClient) -> JobState:
+        entry = client.request("GET", f"history/{job_id}").json().get(job_id)
+        status = (entry or {}).get("status") or {}
+        if status.get("status_str") == "error":
+            messages = [m[1].get("exception_message", m[0]) for m in status.get("messages", [])
+                        if m[0] == "execution_error"]
+            return JobState(state="failed", error=f"the workflow failed: {'; '.join(messages) or 'error'}")
+        if not entry or not status.get("completed", True):
+            return JobState(state="running")  # queued or rendering: history lists a prompt only once it ends
+        url = _video(entry.get("outputs") or {})
+        return JobState(state="succeeded" if url else "failed", download_url=url,
+                        error=None if url else "the workflow finished without saving a video (add a SaveVideo node)")
+
+    def cancel(self, job_id: str, client: ApiClient) -> bool:
+        """Drop the prompt from the queue, or stop it where it is the one rendering."""
+        client.request("POST", "queue", json={"delete": [job_id]})
+        client.request("POST", "interrupt", json={"prompt_id": job_id})
+        return True
 
 
 def _workflow() -> dict[str, Any]:
@@ -115,28 +117,9 @@ def _upload(client: ApiClient, image: Path, request: ClipRequest) -> str:
     return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
 
 
-def _wait(client: ApiClient, prompt_id: str) -> str:
-    """Poll ``/history/{id}`` until the prompt ends; the ``/view`` URL of its video."""
-    timeout = float(os.environ.get("COMFYUI_TIMEOUT", "1800"))
-    interval = float(os.environ.get("COMFYUI_POLL_INTERVAL", "1"))
-    started = time.monotonic()
-    while True:
-        entry = client.request("GET", f"history/{prompt_id}").json().get(prompt_id)
-        if entry:
-            status = entry.get("status") or {}
-            if status.get("status_str") == "error":
-                messages = [m[1].get("exception_message", m[0]) for m in status.get("messages", [])
-                            if m[0] == "execution_error"]
-                raise ProviderError(f"comfyui: the workflow failed: {'; '.join(messages) or 'error'}")
-            if status.get("completed", True):
-                return _video(entry.get("outputs") or {})
-        if time.monotonic() - started > timeout:
-            raise MvpipeError(f"comfyui: prompt {prompt_id} did not finish within {timeout:g} s")
-        time.sleep(interval)
-
-
-def _video(outputs: dict[str, Any]) -> str:
-    """The first video among the outputs (SaveVideo lists videos under ``images``; VHS under ``gifs``)."""
+def _video(outputs: dict[str, Any]) -> str | None:
+    """The ``/view`` URL of the first video among the outputs (SaveVideo lists videos under ``images``;
+    VHS under ``gifs``)."""
     for node in outputs.values():
         for key in ("videos", "gifs", "images"):
             for item in node.get(key) or []:
@@ -144,4 +127,4 @@ def _video(outputs: dict[str, Any]) -> str:
                     query = httpx.QueryParams(filename=item["filename"], subfolder=item.get("subfolder", ""),
                                               type=item.get("type", "output"))
                     return f"view?{query}"
-    raise ProviderError("comfyui: the workflow finished without saving a video (add a SaveVideo node)")
+    return None

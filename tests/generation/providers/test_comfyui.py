@@ -43,6 +43,11 @@ class ComfyServer(Protocol):
             graph = body["prompt"]
             job = srv.create("video", graph, graph["6"]["inputs"]["text"], graph["20"]["inputs"]["length"] / 12)
             return "submit", {"prompt_id": job.id, "number": len(srv.jobs), "node_errors": {}}
+        if rec.method == "POST" and rec.path == "/queue":
+            return "cancel", {}  # a pending prompt leaves the queue; a running one needs /interrupt
+        if rec.method == "POST" and rec.path == "/interrupt":
+            srv.job(json.loads(rec.body)["prompt_id"]).cancelled = True
+            return "cancel", {}
         if m := re.fullmatch(r"/history/([^/]+)", rec.path):
             return "poll", self.history(srv.job(m[1]))
         if rec.path == "/view" and rec.query["type"] == ["output"]:
@@ -71,8 +76,6 @@ def srv(monkeypatch: pytest.MonkeyPatch, tmp_path):
     with FakeServer(ComfyServer(), latency=0.15) as server:
         monkeypatch.setenv("COMFYUI_URL", server.url)
         monkeypatch.setenv("COMFYUI_WORKFLOW", str(workflow))
-        monkeypatch.setenv("COMFYUI_POLL_INTERVAL", "0.02")
-        monkeypatch.setenv("COMFYUI_TIMEOUT", "1")
         yield server
 
 
@@ -81,7 +84,9 @@ def _graph(srv: FakeServer, words: str) -> dict[str, Any]:
 
 
 def test_placeholders_are_filled_typed_and_the_reference_is_uploaded(srv: FakeServer, tmp_path) -> None:
-    assert_all_done(run(tmp_path, "comfyui"))
+    result = run(tmp_path, "comfyui")
+    assert_all_done(result)
+    assert all(t.cost_usd == 0 and t.job_id in srv.jobs for t in result.values())  # journaled, free
     road, mara = _graph(srv, "empty road"), _graph(srv, "mara drives")
     assert road["20"]["inputs"] == {"width": 1280, "height": 720, "length": 12}  # 1 s at 12 fps, as ints
     assert mara["20"]["inputs"]["length"] == 84 and isinstance(road["3"]["inputs"]["seed"], int)
@@ -97,13 +102,18 @@ def test_5xx_and_truncated_download_are_retried(srv: FakeServer, tmp_path) -> No
     assert sorted(srv.downloads.values()) == [1, 2]
 
 
-def test_workflow_errors_and_stuck_prompts_fail_the_shot_with_the_reason(srv: FakeServer, tmp_path) -> None:
-    srv.faults.moderate, srv.faults.stuck = "empty road", 0
-    result = run(tmp_path / "a", "comfyui")
-    assert "CUDA out of memory" in (result[("road", 0)].error or "")
-    srv.faults.moderate, srv.faults.stuck = "NOTHING", 1
-    result = run(tmp_path / "b", "comfyui")
-    assert sorted("did not finish within 1 s" in (t.error or "") for t in result.values()) == [False, True]
+def test_workflow_errors_fail_the_shot_with_the_reason(srv: FakeServer, tmp_path) -> None:
+    srv.faults.moderate = "empty road"
+    result = run(tmp_path, "comfyui")
+    assert "CUDA out of memory" in (result[("road", 0)].error or "") and result[("mara", 0)].status == "done"
+    assert sum(srv.creates.values()) == 2  # a failed workflow is not run again
+
+
+def test_a_stuck_prompt_is_interrupted_and_run_once_more(srv: FakeServer, tmp_path) -> None:
+    srv.faults.stuck = 1
+    assert_all_done(run(tmp_path, "comfyui"))
+    stuck = [j for j in srv.jobs.values() if j.stuck]
+    assert len(stuck) == 1 and stuck[0].cancelled and sum(srv.creates.values()) == 3
 
 
 def test_no_workflow_is_bad_input(srv: FakeServer, tmp_path, monkeypatch) -> None:

@@ -34,7 +34,7 @@ CASES = {
                                                                    "LUMA_AGENTS_API_KEY": KEY}),
     f"fal:{FAL_MODEL}": (FalQueue, {"FAL_QUEUE_URL": "{url}", "FAL_KEY": KEY}),
     f"replicate:{REP_MODEL}": (Predictions, {"REPLICATE_BASE_URL": "{url}", "REPLICATE_API_TOKEN": KEY}),
-    "comfyui": (ComfyServer, {"COMFYUI_URL": "{url}", "COMFYUI_POLL_INTERVAL": "0.02"}),
+    "comfyui": (ComfyServer, {"COMFYUI_URL": "{url}"}),
 }
 
 
