@@ -210,3 +210,18 @@ shots:
     assert main(["plan", str(board), "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["segments"][0]["request"]["take"] == 2
+
+
+def test_check_confirms_the_demo_against_its_manifest(demo) -> None:
+    proc = _run("check", str(demo["out"]), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["frames"] == demo["plan"]["frames"] and not report["problems"]
+
+
+def test_plots_are_written(tmp_path: Path) -> None:
+    for command, target in (("analyze", ROOT / "assets" / "demo_song.mp3"), ("plan", DEMO)):
+        png = tmp_path / f"{command}.png"
+        proc = _run(command, str(target), "--plot", str(png))
+        assert proc.returncode == 0, proc.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
