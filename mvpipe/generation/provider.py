@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
-    from mvpipe.generation.remote import ApiClient
+    import httpx
+
+    from mvpipe.generation.remote import ApiClient, ProviderError, TransientError
 
 
 class Capabilities(BaseModel):
@@ -229,6 +231,13 @@ class RemoteProvider(Provider):
     def auth_headers(self, key: str) -> dict[str, str]:
         """Headers sent to the API's own host (never to a download host elsewhere)."""
         return {"Authorization": f"Bearer {key}"}
+
+    def classify(self, response: httpx.Response) -> TransientError | ProviderError | None:
+        """An error response the shared rules (status, ``Retry-After``) would misread; None: let them decide.
+
+        For APIs whose body says more than the status (one 429 meaning "too fast" or "no balance").
+        """
+        return None
 
     @abstractmethod
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:

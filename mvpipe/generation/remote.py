@@ -193,6 +193,9 @@ class ApiClient:
     def _check(self, resp: httpx.Response) -> httpx.Response:
         if resp.is_success:
             return resp
+        if verdict := self.provider.classify(resp):
+            verdict.args = (self.scrub(str(verdict)),)
+            raise verdict
         status = resp.status_code
         message = self.scrub(f"{self.provider.name} answered {status}: {provider_message(resp)}")
         should = resp.headers.get("x-should-retry")

@@ -3,9 +3,10 @@
 Auth is a short-lived HS256 JWT made from an access key and a secret key (Kling's General Info
 page: ``iss`` = access key, ``exp`` = now + 30 min, ``nbf`` = now - 5 s); a fresh one is minted
 before each expires. Errors carry a business ``code`` beside the HTTP status, and the status alone
-misleads: 429 means both "too fast" (1302/1303: retry) and "no balance" (1100-1103: stop), so the
-paid submit reads the code itself. Characters travel natively on ``multi-image2video`` (up to four
-images, kling-v1-6) and as a first frame elsewhere. ``sound`` stays off unless a shot asks for it.
+misleads: 429 means both "too fast" (1302/1303: retry) and "no balance" (1100-1103: stop), so
+:meth:`KlingProvider.classify` reads the code for the shared client. Characters travel natively on
+``multi-image2video`` (up to four images, kling-v1-6) and as a first frame elsewhere. ``sound`` stays
+off unless a shot asks for it.
 """
 
 from __future__ import annotations
@@ -122,8 +123,24 @@ class KlingProvider(RemoteProvider):
         else:
             endpoint = "text2video"
             body["aspect_ratio"] = request.aspect
-        auth = self.auth_headers(os.environ.get(self.key_env, "").strip())
-        return f"{endpoint}/{_post(client, f'v1/videos/{endpoint}', body, auth)['task_id']}"
+        reply = client.request("POST", f"v1/videos/{endpoint}", json=body, idempotent=False)
+        return f"{endpoint}/{_data(reply)['task_id']}"
+
+    def classify(self, response: httpx.Response) -> TransientError | ProviderError | None:
+        """By Kling's business code where the body has one: 1302/1303/500x retry, the rest (1102, 1301) stop."""
+        try:
+            body = response.json()
+            code = body.get("code")
+        except (ValueError, AttributeError):
+            return None
+        if not code:
+            return None
+        message = f"kling answered {response.status_code}: {body.get('message') or response.reason_phrase} " \
+                  f"(code {code})"
+        if code in _RETRY_CODES:
+            return TransientError(message, retry_after=retry_after(response.headers),
+                                  ambiguous=response.status_code >= 500)
+        return ProviderError(message, status=response.status_code)
 
     def poll(self, job_id: str, client: ApiClient) -> JobState:
         data = _data(client.request("GET", f"v1/videos/{job_id}"))
@@ -156,23 +173,3 @@ def _data(resp: httpx.Response) -> Any:
         raise ProviderError(f"kling: {body.get('message', 'error')} (code {body.get('code')})")
     return body["data"]
 
-
-def _post(client: ApiClient, path: str, body: dict[str, object], auth: Mapping[str, str]) -> dict:
-    """One paid POST, classified by Kling's business code rather than the HTTP status alone."""
-    try:
-        resp = httpx.post(client.url(path), json=body, headers=dict(auth), timeout=60.0)
-    except httpx.TransportError as exc:
-        raise TransientError(f"kling: network error: {type(exc).__name__}",
-                             ambiguous=not isinstance(exc, httpx.ConnectError)) from None
-    try:
-        payload = resp.json()
-    except ValueError:
-        payload = {}
-    code = payload.get("code") if isinstance(payload, dict) else None
-    if resp.is_success and code == 0:
-        return payload["data"]
-    message = client.scrub(f"kling answered {resp.status_code}: {payload.get('message') or resp.reason_phrase}"
-                           + (f" (code {code})" if code is not None else ""))
-    if code in _RETRY_CODES or (code is None and (resp.status_code >= 500 or resp.status_code == 429)):
-        raise TransientError(message, retry_after=retry_after(resp.headers), ambiguous=resp.status_code >= 500)
-    raise ProviderError(message, status=resp.status_code)
