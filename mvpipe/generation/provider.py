@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mvpipe.generation.remote import HeaderAuth
+
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
 
     from mvpipe.generation.remote import ApiClient, ProviderError, TransientError
@@ -228,9 +232,9 @@ class RemoteProvider(Provider):
     poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
     stall_timeout: ClassVar[float] = 900.0  # seconds without any change in state or progress
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        """Headers sent to the API's own host (never to a download host elsewhere)."""
-        return {"Authorization": f"Bearer {key}"}
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        """Signs each request to the API's own host (never one to a download host): a bearer key by default."""
+        return HeaderAuth({"Authorization": f"Bearer {key}"})
 
     def classify(self, response: httpx.Response) -> TransientError | ProviderError | None:
         """An error response the shared rules (status, ``Retry-After``) would misread; None: let them decide.

@@ -11,7 +11,7 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +106,17 @@ def provider_message(resp: httpx.Response) -> str:
     return json.dumps(body)[:500]
 
 
+class HeaderAuth(httpx.Auth):
+    """The same headers on every request: an API key or bearer token, the common case of per-request auth."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self.headers)
+        yield request
+
+
 class ApiClient:
     """One provider's HTTP session: base URL and key (where it needs one) from the environment, retries,
     safe downloads."""
@@ -121,7 +132,7 @@ class ApiClient:
         self.base_url = (env.get(provider.base_url_env) or provider.base_url).rstrip("/") + "/"
         self.retry = retry or RetryPolicy()
         self._key = key
-        self._auth = provider.auth_headers(key) if key else {}
+        self._auth = provider.auth(key, env) if key else None
         self._origin = _origin(self.base_url)
         self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                                   follow_redirects=False)
@@ -153,11 +164,11 @@ class ApiClient:
         return text.replace(self._key, "***") if self._key else text
 
     def _once(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        return self._call(lambda url, headers: self._http.request(method, url, headers=headers, **kw), path)
+        return self._call(lambda url, auth: self._http.request(method, url, auth=auth, **kw), path)
 
     def _fetch(self, url: str, dest: Path) -> None:
-        def get(u: str, headers: dict[str, str]) -> httpx.Response:
-            resp = self._http.send(self._http.build_request("GET", u, headers=headers), stream=True)
+        def get(u: str, auth: httpx.Auth | None) -> httpx.Response:
+            resp = self._http.send(self._http.build_request("GET", u), auth=auth, stream=True)
             try:
                 if not resp.is_success:
                     resp.read()
@@ -173,13 +184,12 @@ class ApiClient:
                 resp.close()
         self._call(get, url)
 
-    def _call(self, send: Callable[[str, dict[str, str]], httpx.Response], path: str) -> httpx.Response:
+    def _call(self, send: Callable[[str, httpx.Auth | None], httpx.Response], path: str) -> httpx.Response:
         """Send, following redirects by hand so the key goes only to the API's own host."""
         url = self.url(path)
         try:
             for _ in range(6):
-                headers = {**self._auth} if _origin(url) == self._origin else {}
-                resp = send(url, headers)
+                resp = send(url, self._auth if _origin(url) == self._origin else None)
                 if resp.is_redirect and "location" in resp.headers:
                     url = urljoin(url, resp.headers["location"])
                     continue

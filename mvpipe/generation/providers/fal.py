@@ -7,11 +7,14 @@ policy refusals come back as 422 and are not retried. Images travel inline as da
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 from mvpipe.generation.provider import ClipRequest, JobState
 from mvpipe.generation.providers.gateway import GatewayModel, GatewayProvider
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.remote import ApiClient, HeaderAuth
 
 _STATES = {"IN_QUEUE": "queued", "IN_PROGRESS": "running", "COMPLETED": "succeeded"}
 
@@ -30,8 +33,8 @@ class FalProvider(GatewayProvider):
                      sizes={"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}, price_per_second=0.28),
     ]
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Key {key}"}
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        return HeaderAuth({"Authorization": f"Key {key}"})
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         body = self.entry(request.model).input_for(request, first_frame)

@@ -15,9 +15,8 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,26 +46,19 @@ def jwt_hs256(access_key: str, secret_key: str, now: float | None = None) -> str
     return f"{signing}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
 
 
-class _FreshToken(Mapping[str, str]):
-    """Auth headers whose JWT is re-minted a minute before it expires (read on every request)."""
+class _FreshToken(httpx.Auth):
+    """A JWT on every request, re-minted a minute before it expires."""
 
     def __init__(self, access_key: str, secret_key: str) -> None:
         self._keys = (access_key, secret_key)
         self._token, self._minted = "", 0.0
 
-    def __getitem__(self, name: str) -> str:
-        if name != "Authorization":
-            raise KeyError(name)
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if time.time() - self._minted > _TOKEN_LIFE - 60:
             self._minted = time.time()
             self._token = jwt_hs256(*self._keys, now=self._minted)
-        return f"Bearer {self._token}"
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(("Authorization",))
-
-    def __len__(self) -> int:
-        return 1
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
 
 
 class KlingProvider(RemoteProvider):
@@ -79,8 +71,8 @@ class KlingProvider(RemoteProvider):
     secret_env = "KLING_SECRET_KEY"
     poll_interval = 10.0
 
-    def auth_headers(self, key: str) -> Mapping[str, str]:  # type: ignore[override]
-        secret = os.environ.get(self.secret_env, "").strip()
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        secret = environ.get(self.secret_env, "").strip()
         if not secret:
             raise InputError(f"kling needs its secret key too: set {self.secret_env} in the environment.",
                              field="generator")

@@ -9,11 +9,14 @@ URLs are signed and expire within 24-48 h; polling the task again gives fresh on
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 from mvpipe.generation.media import data_uri
 from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.remote import ApiClient, HeaderAuth
 
 _STATES = {"PENDING": "queued", "THROTTLED": "queued", "RUNNING": "running", "SUCCEEDED": "succeeded",
            "FAILED": "failed", "CANCELLED": "cancelled"}
@@ -29,8 +32,8 @@ class RunwayProvider(RemoteProvider):
     key_env = "RUNWAYML_API_SECRET"
     poll_interval = 6.0  # the SDK's wait_for_task_output cadence
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"}
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        return HeaderAuth({"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"})
 
     def models(self) -> list[Capabilities]:
         # Facts from research/providers.md §2: SDK create params (ratios, 2-10 s integer durations, also

@@ -9,11 +9,14 @@ server two days; their download URI wants the same ``x-goog-api-key``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+
+import httpx
 
 from mvpipe.generation.media import image_base64
 from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.remote import ApiClient, HeaderAuth
 
 
 class VeoProvider(RemoteProvider):
@@ -25,8 +28,8 @@ class VeoProvider(RemoteProvider):
     key_env = "GEMINI_API_KEY"
     poll_interval = 10.0  # the docs' examples poll every 10 s; latency is 11 s to 6 min
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"x-goog-api-key": key}
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        return HeaderAuth({"x-goog-api-key": key})
 
     def models(self) -> list[Capabilities]:
         # research/providers.md §4a: Gemini API docs (4/6/8 s, 8 s with references, 16:9 and 9:16 at 720p,

@@ -10,13 +10,14 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from PIL import Image
 from providerkit import Download, FakeServer, Protocol, Recorded, Reply, clip_bytes, hold_and_maybe_lose, run
 
 from mvpipe.errors import InputError
-from mvpipe.generation.providers.kling import jwt_hs256
+from mvpipe.generation.providers.kling import KlingProvider, jwt_hs256
 
 ACCESS, SECRET = "ak-test-kling-0001", "sk-test-kling-secret-0002-padded-to-32-bytes"
 _HTTP_CODE = {400: 1200, 401: 1004, 404: 1203, 429: 1302, 500: 5000, 503: 5001, 504: 5002}
@@ -111,6 +112,21 @@ def test_jwt_is_hs256_with_the_documented_claims() -> None:
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False})
     assert claims == {"iss": ACCESS, "exp": 1_800_001_800, "nbf": 1_799_999_995}
+
+
+def test_each_request_is_signed_with_a_token_fresh_for_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    auth = KlingProvider().auth(ACCESS, {"KLING_SECRET_KEY": SECRET})
+    now = time.time()
+
+    def token_at(t: float) -> dict[str, Any]:
+        monkeypatch.setattr(time, "time", lambda: t)
+        signed = next(auth.sync_auth_flow(httpx.Request("GET", "http://127.0.0.1/v1/videos/x")))
+        token = signed.headers["authorization"].removeprefix("Bearer ")
+        return jwt.decode(token, SECRET, algorithms=["HS256"], issuer=ACCESS,
+                          options={"verify_exp": False, "verify_nbf": False})
+
+    assert token_at(now) == token_at(now + 600)  # reused while it has long to live
+    assert token_at(now + 1790)["exp"] == int(now + 1790) + 1800  # re-minted before it expires
 
 
 def test_text_and_first_frame_shots_on_kling_v2_6(srv: FakeServer, tmp_path) -> None:
