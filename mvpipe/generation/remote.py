@@ -145,15 +145,17 @@ class ApiClient:
         return urljoin(self.base_url, path.lstrip("/")) if not urlsplit(path).scheme else path
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                files: dict[str, Any] | None = None, data: dict[str, str] | None = None,
                 idempotent: bool = True) -> httpx.Response:
-        """Send one API call and return its 2xx response.
+        """Send one API call (JSON, or multipart ``files`` + form ``data``) and return its 2xx response.
 
         Idempotent calls are retried here; a non-idempotent one (a paid submit) raises
         :class:`TransientError` so the caller can check whether it went through before resending.
         """
+        kw = dict(json=json, params=params, files=files, data=data)
         if not idempotent:
-            return self._once(method, path, json=json, params=params)
-        return self.retry.retrying()(self._once, method, path, json=json, params=params)
+            return self._once(method, path, **kw)
+        return self.retry.retrying()(self._once, method, path, **kw)
 
     def download(self, url: str, dest: Path) -> None:
         """Stream ``url`` to ``dest`` atomically, retrying transient failures and short bodies."""

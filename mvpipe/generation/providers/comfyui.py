@@ -109,11 +109,7 @@ def _upload(client: ApiClient, image: Path, request: ClipRequest) -> str:
     """Upload the first frame (fitted to the output size) to the server's input folder; its name there."""
     _, data = image_base64(image, (request.width, request.height))
     files = {"image": (f"mvpipe-{request.cache_key()[:16]}.png", base64.b64decode(data), "image/png")}
-    resp = httpx.post(client.url("upload/image"), files=files, data={"type": "input", "overwrite": "true"},
-                      timeout=60.0)
-    if not resp.is_success:
-        raise ProviderError(f"comfyui refused the image upload ({resp.status_code}): {resp.text[:200]}")
-    body = resp.json()
+    body = client.request("POST", "upload/image", files=files, data={"type": "input", "overwrite": "true"}).json()
     return f"{body['subfolder']}/{body['name']}" if body.get("subfolder") else body["name"]
 
 

@@ -36,8 +36,7 @@ class ComfyServer(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         if rec.method == "POST" and rec.path == "/upload/image":
             name = re.search(rb'name="image"; filename="([^"]+)"', rec.body)[1].decode()
-            self.uploads.append(name)
-            return "upload", {"name": name, "subfolder": "", "type": "input"}
+            return "upload", lambda: self.uploads.append(name) or {"name": name, "subfolder": "", "type": "input"}
         if rec.method == "POST" and rec.path == "/prompt":
             body = json.loads(rec.body)
             graph = body["prompt"]
@@ -95,11 +94,12 @@ def test_placeholders_are_filled_typed_and_the_reference_is_uploaded(srv: FakeSe
     assert "authorization" not in srv.log[0].headers
 
 
-def test_5xx_and_truncated_download_are_retried(srv: FakeServer, tmp_path) -> None:
-    srv.faults.statuses = {"poll": [500, 502]}
+def test_5xx_on_upload_and_polls_and_truncated_download_are_retried(srv: FakeServer, tmp_path) -> None:
+    srv.faults.statuses = {"poll": [500, 502], "upload": [503]}
     srv.faults.truncate = 1
     assert_all_done(run(tmp_path, "comfyui"))
     assert sorted(srv.downloads.values()) == [1, 2]
+    assert len(srv.requests_to("POST", "/upload/image")) == 2 and len(srv.protocol.uploads) == 1
 
 
 def test_workflow_errors_fail_the_shot_with_the_reason(srv: FakeServer, tmp_path) -> None:
