@@ -11,10 +11,11 @@ A shot that fails for good gets the animatic stand-in card and the run goes on.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,7 +38,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    """Timing knobs; the defaults suit real providers, tests shrink them."""
+    """Every timing knob of a run, in one place; the defaults suit real providers, tests shrink them."""
 
     poll_interval: float | None = None  # None: each provider's own (the SDKs' cadence)
     poll_jitter: float = 0.2  # +-20 %, so parallel jobs don't poll in lockstep
@@ -47,6 +48,23 @@ class RunnerSettings:
     download_attempts: int = 3
     expiry_margin: float = 30.0  # refresh a download link this close to its expiry
     min_length_ratio: float = 0.95  # a clip shorter than this share of the paid length is rejected
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RunnerSettings:
+        """The defaults, with ``MVPIPE_POLL_INTERVAL`` / ``MVPIPE_STALL_TIMEOUT`` (seconds) where set: how the
+        command line paces polling and bounds a silent job (a slow local GPU; a test server)."""
+        env = os.environ if environ is None else environ
+        knobs: dict[str, float] = {}
+        for name in ("poll_interval", "stall_timeout"):
+            var = f"MVPIPE_{name.upper()}"
+            if raw := env.get(var, "").strip():
+                try:
+                    knobs[name] = float(raw)
+                except ValueError:
+                    knobs[name] = -1.0
+                if not knobs[name] > 0:
+                    raise InputError(f"{var} must be a positive number of seconds, not {raw!r}.", field=var)
+        return cls(**knobs)
 
 
 class BudgetExceeded(InputError):
@@ -151,7 +169,7 @@ def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = No
     :class:`BudgetExceeded`; ``dry_run`` returns after it with no takes. Failed shots come back as
     stand-in takes with ``status='failed'``: check :attr:`GenerationResult.failures`.
     """
-    run = _Run(plan, workspace, progress, settings or RunnerSettings())
+    run = _Run(plan, workspace, progress, settings or RunnerSettings.from_env())
     try:
         return run.go(set(only) if only else None, max_cost, dry_run)
     finally:

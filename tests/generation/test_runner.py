@@ -14,10 +14,10 @@ from fakeserver import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
-from mvpipe.errors import MvpipeError
+from mvpipe.errors import InputError, MvpipeError
 from mvpipe.generation.journal import Journal
 from mvpipe.generation.media import clip_seconds
-from mvpipe.generation.runner import BudgetExceeded, estimate, generate, status, status_table
+from mvpipe.generation.runner import BudgetExceeded, RunnerSettings, estimate, generate, status, status_table
 from mvpipe.workspace import Workspace
 
 SMALL = "320x180"  # stand-in cards render quicker small; sizes against the spec are checked in test_openai
@@ -259,3 +259,12 @@ def test_a_second_run_on_the_same_workspace_waits_its_turn(tmp_path, workspace, 
                 generate(_plan(tmp_path, n=1), workspace, settings=FAST)
         assert not srv.jobs
         assert generate(_plan(tmp_path, n=1), workspace, settings=FAST)[("s1", 0)].status == "done"
+
+
+def test_timing_knobs_come_from_settings_or_the_environment() -> None:
+    assert RunnerSettings.from_env({}) == RunnerSettings()  # None: each provider's declared default
+    assert RunnerSettings.from_env({"MVPIPE_POLL_INTERVAL": "0.5", "MVPIPE_STALL_TIMEOUT": "60"}) == RunnerSettings(
+        poll_interval=0.5, stall_timeout=60.0)
+    for bad in ("soon", "0"):
+        with pytest.raises(InputError, match="MVPIPE_STALL_TIMEOUT"):
+            RunnerSettings.from_env({"MVPIPE_STALL_TIMEOUT": bad})
