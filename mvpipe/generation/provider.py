@@ -152,14 +152,17 @@ class ClipRequest(BaseModel):
         """All characters' reference images, flattened in order."""
         return [ref for ch in self.characters for ref in ch.references]
 
-    def cache_key(self, first_frame: Path | None = None) -> str:
-        """Hash of every input that shapes the clip, reference and first-frame bytes included."""
+    def cache_key(self, first_frame: Path | None = None, resolved: dict[str, str] | None = None) -> str:
+        """Hash of every input that shapes the clip, reference and first-frame bytes included.
+
+        ``resolved``: what the provider found locally for it (:meth:`Provider.key_inputs`).
+        """
         doc = self.model_dump(mode="json", exclude={"shot_number"})
-        doc["characters"] = [[c.name, [_file_digest(p) for p in c.references], *([c.ids] if c.ids else [])]
+        doc["characters"] = [[c.name, [file_digest(p) for p in c.references], *([c.ids] if c.ids else [])]
                              for c in self.characters]
-        doc["footage"] = _file_digest(self.footage) if self.footage and self.footage.is_file() else (
-            str(self.footage) if self.footage else None)
-        doc["first_frame"] = _file_digest(first_frame) if first_frame else None
+        doc["first_frame"] = file_digest(first_frame) if first_frame else None
+        if resolved:  # only where there is some, so every other key stays what it was
+            doc["resolved"] = resolved
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -200,6 +203,11 @@ class Provider(ABC):
             if caps.model == model:
                 return caps
         raise KeyError(model)
+
+    def key_inputs(self, request: ClipRequest) -> dict[str, str]:
+        """What this provider resolves on this machine that shapes the clip (a picked file's digest, say),
+        for the cache key: a change there must invalidate the take."""
+        return {}
 
     def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
         """Produce the clip for ``request`` at ``dest`` (complete file, or raise). Local providers only."""
@@ -272,7 +280,8 @@ class RemoteProvider(Provider):
         return []
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -249,12 +249,12 @@ class _Run:
     def key_of(self, clip: _Clip) -> str | None:
         """The clip's cache key, or None while it hangs on a predecessor's clip not yet made."""
         if clip.pred is None:
-            return clip.request.cache_key()
+            return _key(clip)
         pred_key = self.key_of(self._clips[clip.pred])
         pred_path = self.ws.takes / f"{pred_key}.mp4"
         if pred_key is None or not pred_path.is_file():
             return None
-        return clip.request.cache_key(last_frame(pred_path, self._frame_path(f"{pred_key}.last")))
+        return _key(clip, last_frame(pred_path, self._frame_path(f"{pred_key}.last")))
 
     def estimate(self, clips: list[_Clip]) -> Estimate:
         rows = []
@@ -313,10 +313,10 @@ class _Run:
 
     def _take(self, clip: _Clip) -> Take:
         req = clip.request
-        key = req.cache_key()
+        key = _key(clip)
         try:
             first = self._chained_frame(clip)
-            key = req.cache_key(first)
+            key = _key(clip, first)
             dest = self.ws.takes / f"{key}.mp4"
             if dest.is_file():
                 self._state(clip, "done (cached)")
@@ -554,6 +554,10 @@ class _Run:
     def say(self, text: str) -> None:
         if self._progress:
             self._progress(text)
+
+
+def _key(clip: _Clip, first_frame: Path | None = None) -> str:
+    return clip.request.cache_key(first_frame, clip.provider.key_inputs(clip.request))
 
 
 def _keyframe_key(request: ClipRequest) -> str:

@@ -6,7 +6,8 @@ per ``if_short`` when short). FFmpeg reads the container from the content, not t
 
 From a folder the pick is deterministic: clips sorted by path, the shot's storyboard position
 walks through them (so neighbouring shots drawing on one folder get different clips whenever it
-holds enough), and ``seed`` or a retake shifts the pick along.
+holds enough), and ``seed`` or a retake shifts the pick along. The take's cache key covers the
+picked clip's bytes, so a changed folder or a moved shot makes a new take.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import clip_seconds
-from mvpipe.generation.provider import Capabilities, ClipRequest, Provider
+from mvpipe.generation.provider import Capabilities, ClipRequest, Provider, file_digest
 from mvpipe.workspace import atomic_path
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
@@ -31,6 +32,13 @@ class FootageProvider(Provider):
 
     def models(self) -> list[Capabilities]:
         return [Capabilities(provider=self.name, model="clip", local=True, concurrency=2)]
+
+    def key_inputs(self, request: ClipRequest) -> dict[str, str]:
+        """The picked clip's digest: a clip added to the folder, or a shot moved, can change the pick."""
+        try:
+            return {"clip": file_digest(pick(request.footage, request))} if request.footage else {}
+        except InputError:
+            return {}  # nothing to pick: render says why, for this shot alone
 
     def render(self, request: ClipRequest, dest: Path, first_frame: Path | None = None) -> None:
         if request.footage is None:

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import av
 import pytest
-from providerkit import make_clip, request
+from genkit import plan_of
+from providerkit import FAST, make_clip, request
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import BadMedia, clip_seconds
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.providers.footage import FootageProvider, clips_in, pick
+from mvpipe.generation.runner import generate
+from mvpipe.workspace import Workspace
 
 SHARED_MEDIA = Path(os.environ.get("MVPIPE_SHARED") or Path(__file__).resolve().parents[4] / "shared") / "media"
 
@@ -56,6 +59,30 @@ def test_folder_picks_are_stable_distinct_across_shots_and_moved_by_seed_and_tak
     assert pick(folder, request(shot_number=1, footage=folder, seed=1)) == picks[1]
     assert pick(folder, request(shot_number=1, footage=folder, take=2)) == picks[1]
     assert pick(folder, request(shot_number=4, footage=folder)) == picks[0]  # wraps when clips run out
+
+
+def test_the_cache_key_follows_the_picked_clip(tmp_path: Path) -> None:
+    clips, ws, said = tmp_path / "clips", Workspace(tmp_path / ".mvpipe"), []
+    for name, colour in (("b", "blue"), ("c", "green")):
+        make_clip(clips / f"{name}.mp4", seconds=0.5, colour=colour)
+
+    def take(**fields: object) -> tuple[str, bytes]:
+        got = generate(plan_of([request(footage=clips, **fields)], tmp_path), ws, progress=said.append,
+                       settings=FAST)[(fields.get("shot", "s1"), 0)]
+        assert got.status == "done", got.error
+        return got.key, got.path.read_bytes()
+
+    first = take()
+    assert first[1] == (clips / "b.mp4").read_bytes()
+    said.clear()
+    assert take() == first and said.count("shot s1: done (cached)") == 1  # unchanged: the same take, kept
+    make_clip(clips / "a.mp4", seconds=0.5)  # sorts first, so shot 1 now picks it
+    added = take()
+    assert added[0] != first[0] and added[1] == (clips / "a.mp4").read_bytes()
+    moved = take(shot_number=2)  # the same shot moved one place on picks b again: b's take, by its bytes
+    assert moved != added and moved == first
+    seeded = take(seed=2)
+    assert seeded[0] not in (first[0], added[0], moved[0]) and seeded[1] == (clips / "c.mp4").read_bytes()
 
 
 def test_empty_or_missing_folder_and_a_non_video_file_are_clear_errors(tmp_path: Path) -> None:
