@@ -5,15 +5,23 @@ so only the needed stretch is decoded), re-time to the output rate (``fps`` with
 so frame ``j`` is the take's picture at ``(offset + j) / fps``), trim in frames, hold the last
 frame if the take runs out, then scale to the output size by the fit rule and convert to BT.709.
 A transition is ``xfade`` over two such chains of exactly T frames with offset 0, so its
-length can never be eaten by a late offset. The short pre-roll before each window makes a seeked
-read pick the same source frames as a read from the start: the nearest source frame to a
-window's first slot may sit just before it.
+length can never be eaten by a late offset. A seeked read keeps the file's own timestamps
+(``-copyts``) and puts the output grid at the file's start, as a read from the start does:
+shifting timestamps by the seek point rounds them, which flips the ``fps`` filter's choice
+wherever a source frame sits exactly between two slots (every other frame of a 24 fps take at
+30 fps). The short pre-roll before each window makes the seeked read see the source frame
+nearest to the window's first slot, which may sit just before it.
+
+A transition's outgoing window starts where the body before it ends, usually deep in a long GOP:
+read on its own it re-decodes the take from its keyframe. So a body's run can also write the
+next ``T`` conformed frames, losslessly (raw video in NUT), as a *lead* that the transition's run
+reads instead of the take. The lead is the same chain's output, so the pixels are the same either way.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mvpipe.assembly.encoder import EncoderSettings
@@ -43,10 +51,12 @@ class Command:
     inputs: list[tuple[list[str], Path]]
     graph: str
     output: list[str]
+    lead_output: list[str] = field(default_factory=list)  # options of a second output: the lead frames
 
-    def args(self, dest: Path) -> list[str]:
+    def args(self, dest: Path, lead: Path | None = None) -> list[str]:
         ins = [a for opts, path in self.inputs for a in (*opts, "-i", str(path))]
-        return [*ins, "-filter_complex", self.graph, *self.output, str(dest)]
+        second = [*self.lead_output, str(lead)] if self.lead_output and lead is not None else []
+        return [*ins, "-filter_complex", self.graph, *self.output, str(dest), *second]
 
 
 def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
@@ -57,18 +67,29 @@ def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
     return Source(info=info, available=available)
 
 
-def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSettings) -> Command:
-    """The command that renders ``piece``; ``sources`` is indexed by segment."""
+def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSettings, *,
+                  lead_in: Path | None = None, lead_out: int = 0) -> Command:
+    """The command that renders ``piece``; ``sources`` is indexed by segment.
+
+    ``lead_in``: a transition reads its outgoing window from this lead file instead of the take.
+    ``lead_out``: a body also writes its window's next ``lead_out`` frames as a second output.
+    """
     inputs: list[tuple[list[str], Path]] = []
     chains: list[str] = []
-    labels: list[str] = []
     for name, window in (("a", piece.a), ("b", piece.b)):
         if window is None:
             continue
+        if name == "a" and lead_in is not None:
+            # Lossless frames already conformed: only the link's timebase and rate need restating.
+            chains.append(f"[{len(inputs)}:v]settb=1/{enc.fps},setpts=N,fps={enc.fps},setsar=1,"
+                          "setparams=range=tv:colorspace=bt709[a]")
+            inputs.append((["-f", "nut"], lead_in))
+            continue
+        if lead_out:
+            window = window.model_copy(update={"frames": window.frames + lead_out})
         opts, chain = _window_chain(len(inputs), window, sources[window.segment], enc, fit)
         inputs.append((opts, sources[window.segment].info.path))
         chains.append(f"{chain}[{name}]")
-        labels.append(name)
     if piece.kind == "transition":
         if piece.a is None:
             chains.append(f"color=c={piece.colour}:s={enc.width}x{enc.height}:r={enc.fps},"
@@ -77,12 +98,18 @@ def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSet
             else XFADE[piece.transition]
         chains.append(f"[a][b]xfade=transition={kind}:duration={piece.frames / enc.fps!r}:offset=0"
                       f"{enc.filter_tail}[v]")
+    elif lead_out:
+        chains[-1] = (chains[-1].removesuffix("[b]") + f",split[body][lead];[body]trim=end_frame={piece.frames}"
+                      f"{enc.filter_tail}[v];[lead]trim=start_frame={piece.frames},setpts=PTS-STARTPTS[l]")
     else:
         chains[-1] = chains[-1].removesuffix("[b]") + f"{enc.filter_tail}[v]"
     output = ["-map", "[v]", "-an", "-sn", "-dn", *enc.video_args, "-frames:v", str(piece.frames),
               "-fps_mode", "passthrough", "-video_track_timescale", str(enc.timescale),
               "-map_metadata", "-1", "-f", "mp4"]
-    return Command(inputs=[(enc.input_args + o, p) for o, p in inputs], graph=";".join(chains), output=output)
+    lead = ["-map", "[l]", "-c:v", "rawvideo", "-frames:v", str(lead_out), "-fps_mode", "passthrough",
+            "-f", "nut"] if lead_out else []
+    return Command(inputs=[(enc.input_args + o, p) for o, p in inputs], graph=";".join(chains), output=output,
+                   lead_output=lead)
 
 
 def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit: str) -> tuple[list[str], str]:
@@ -96,11 +123,13 @@ def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit:
     frame_period = fps * src.speed / max(src.info.fps, 1e-3)   # output frames per source frame
     pre = min(first, math.ceil(frame_period) + 1)
     seek = (first - pre) / (fps * src.speed)
-    opts = ["-ss", f"{seek:.6f}"] if seek > 0 else []
+    opts = ["-ss", f"{seek:.6f}", "-copyts"] if seek > 0 else []
+    origin = src.info.start * src.speed if seek > 0 else 0.0
     steps = [f"[{index}:v]"]
     if src.speed != 1.0:
         steps.append(f"setpts=PTS*{src.speed!r},")
-    steps.append(f"fps={fps}:start_time=0,trim=start_frame={pre}:end_frame={pre + real},setpts=PTS-STARTPTS,"
+    steps.append(f"fps={fps}:start_time={origin!r},trim=start_frame={first}:end_frame={first + real},"
+                 "setpts=PTS-STARTPTS,"
                  f"tpad=stop_mode=clone:stop=-1,trim=end_frame={w.frames},")
     if abs(src.info.sar - 1.0) > 1e-3:
         steps.append("scale=trunc(iw*sar/2)*2:ih,setsar=1,")

@@ -28,6 +28,7 @@ class MediaInfo(BaseModel):
     height: int = 0
     fps: float
     duration: float
+    start: float = 0.0  # the container's start time (s): the origin of a full read's timestamps
     rotation: int = 0
     sar: float = 1.0
     colorspace: str | None = None
@@ -69,7 +70,8 @@ def _probe(path: Path, size: int, mtime_ns: int) -> MediaInfo:
         colorspace = _SPACES.get(int(first.colorspace)) if first.colorspace else None
         audio_ok = _audio_decodes(path) if audio is not None else False
         end = _video_end(container, vs)
-    return MediaInfo(path=path, width=width, height=height, fps=float(rate), duration=end,
+        start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    return MediaInfo(path=path, width=width, height=height, fps=float(rate), duration=end, start=start,
                      rotation=rotation, sar=sar, colorspace=colorspace, has_audio=audio is not None, audio_ok=audio_ok)
 
 

@@ -2,7 +2,10 @@
 
 Each piece is cached under a hash of its exact FFmpeg command with every input file replaced by
 the hash of its bytes (and the FFmpeg build), so anything that would change a piece's pixels
-changes its key, and changing one shot re-encodes only the pieces that read its take. The joined
+changes its key, and changing one shot re-encodes only the pieces that read its take. When a
+body and the transition after it are both to be encoded, the body's run hands the transition its
+outgoing frames (see ``graph``), so that take is decoded once; the key stays the plain command's,
+since the pixels are the same either way. The joined
 stream is checked before the output is renamed into place: one frame per planned frame, equal
 timestamp steps, and the same codec headers in every piece (concat copy validates none of this).
 """
@@ -16,7 +19,8 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from pathlib import Path
 
 from mvpipe.assembly import timeline
@@ -70,20 +74,41 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     keys = [_key(c) for c in commands]
     folder = workspace.pieces
     paths = [folder / f"{key}.mp4" for key in keys]
-    todo = {key: (cmd, path, part) for key, cmd, path, part in zip(keys, commands, paths, parts, strict=True)
-            if not path.is_file()}
+    todo: dict[str, int] = {}          # key -> index of the first piece with it, for pieces not cached
+    for i, (key, path) in enumerate(zip(keys, paths, strict=True)):
+        if key not in todo and not path.is_file():
+            todo[key] = i
     say(f"{len(todo)} of {len(parts)} pieces to encode ({enc.encoder}), {len(parts) - len(todo)} cached")
+    # Transitions whose outgoing frames the body before them writes in this run (a lead left by an
+    # interrupted run is used too: it was written atomically and depends on nothing but the key).
+    handed = {i for i in todo.values() if i > 0 and todo.get(keys[i - 1]) == i - 1
+              and _hands_off(parts[i - 1], parts[i])}
+    leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
+    futures: dict[int, Future[None]] = {}
 
-    def encode(item: tuple[Command, Path, timeline.Piece]) -> None:
-        cmd, path, part = item
-        _encode_piece(cmd, path, part.frames)
+    def encode(i: int) -> None:
+        part = parts[i]
+        if i in handed:
+            wait([futures[i - 1]])       # submitted first, so already running: no deadlock
+        lead_in = leads[i] if i in leads and leads[i].is_file() else None
+        lead_out = parts[i + 1].frames if i + 1 in handed else 0
+        cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
+            if lead_in or lead_out else commands[i]
+        try:
+            _encode_piece(cmd, paths[i], part.frames, leads[i + 1] if lead_out else None)
+        finally:
+            if lead_in is not None:
+                lead_in.unlink(missing_ok=True)
         shots = ", ".join(plan.segments[s].shot for s in part.segments)
-        say(f"encoded {part.kind} {shots} ({part.frames} frames)")
+        say(f"encoded {part.kind} {shots} ({part.frames} frames{', outgoing frames from the lead' if lead_in else ''})")
 
     # One piece at a time by default: on 2 cores a second job bought no wall time in the study and
     # doubles the peak memory (an x264 at 1080p holds ~300-500 MB).
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(encode, todo.values()))
+        for i in todo.values():
+            futures[i] = pool.submit(encode, i)
+        for future in futures.values():
+            future.result()
 
     audio = _audio(plan, takes, sources, workspace, loudness, warnings, say)
     say("joining pieces and muxing the song")
@@ -111,9 +136,19 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     return manifest
 
 
-def _encode_piece(cmd: Command, dest: Path, frames: int) -> None:
-    with atomic_path(dest) as tmp:
-        run_ffmpeg(cmd.args(tmp), what=f"encoding piece {dest.name}")
+def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
+    """True when ``transition``'s outgoing window continues ``body``'s window in the same take."""
+    a = transition.a
+    return (body.kind == "body" and transition.kind == "transition" and a is not None
+            and a.segment == body.b.segment and a.offset == body.b.offset + body.b.frames)
+
+
+def _encode_piece(cmd: Command, dest: Path, frames: int, lead: Path | None = None) -> None:
+    """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically."""
+    with ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(dest))
+        lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
+        run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
         got = stream_facts(tmp).frames
         if got != frames:
             raise MvpipeError(f"piece {dest.name} has {got} frames, expected {frames}.")

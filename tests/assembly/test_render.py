@@ -246,3 +246,35 @@ def test_check_reports_a_video_that_does_not_match_its_manifest(clips: Path, wor
     assert any("frames" in p for p in report.problems)
     # the manifest now says the song starts 125 ms later than it does: the audio is 125 ms late against it
     assert report.audio_offset_ms and all(abs(o - 125.0) < 1.0 for o in report.audio_offset_ms)
+
+
+def test_transition_reads_the_same_frames_from_the_lead_as_from_its_take(clips: Path, tmp_path: Path) -> None:
+    """A body hands its outgoing frames to the next transition; seeking the take must give the same pixels.
+
+    Moving 24 fps pictures at 30 fps: every other source frame sits exactly between two output
+    slots, so a seek that rounds timestamps would repeat a different frame than a full read.
+    """
+    song = make_song(clips / "song.wav", 30)
+    plan = make_plan(song, [40, 36, 40], [("cut", 0), ("crossfade", 8), ("wipe-left", 6)], fps=30)
+    paths = []
+    for k in range(3):
+        dest = clips / f"moving{k}-24.mp4"
+        if not dest.is_file():
+            run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=s=320x180:r=24:d=3,hue=h={k * 90}", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-g", "250", "-pix_fmt", "yuv420p", str(dest)], what="making a clip")
+        paths.append(dest)
+    takes = takes_for(plan, lambda k: paths[k])
+    ws = Workspace(tmp_path / "ws")
+    said: list[str] = []
+    first = assemble(plan, takes, ws, tmp_path / "a.mp4", progress=said.append)
+    assert sum("from the lead" in s for s in said) == 2
+    assert not list(ws.pieces.glob("*.nut")), "leads are removed once used"
+    transitions = [p.key for p in first.pieces if p.kind == "transition"]
+    from_lead = {k: (ws.pieces / f"{k}.mp4").read_bytes() for k in transitions}
+    for k in transitions:
+        (ws.pieces / f"{k}.mp4").unlink()
+    said.clear()
+    again = assemble(plan, takes, ws, tmp_path / "b.mp4", progress=said.append)
+    assert again.encoded == 2 and not any("from the lead" in s for s in said)
+    assert {k: (ws.pieces / f"{k}.mp4").read_bytes() for k in transitions} == from_lead
+    assert frame_hashes(tmp_path / "a.mp4") == frame_hashes(tmp_path / "b.mp4")
