@@ -232,3 +232,11 @@ def test_native_references_that_force_a_length_are_planned_and_priced(write_boar
     assert [s.requested_seconds for s in p.segments] == [8, 4]
     assert p.estimated_cost_usd == pytest.approx(12 * 0.40)
     assert p.segments[0].request.characters[0].ids == {"openai": "char_1"}
+
+
+def test_cost_uses_the_price_of_the_size_the_provider_renders(write_board) -> None:
+    # 720p output here, but the model renders 16:9 at 1920x1080, whose price is 0.30/s
+    caps = RUNWAY.model_copy(update={"sizes": {"16:9": "1920x1080"},
+                                     "price_by_size": {"1280x720": 0.05, "1920x1080": 0.30}})
+    p = _plan(write_board, "  - {id: a, length: 4s, prompt: x}\n", grid_analysis(bpm=60.0, duration=4.0), caps=caps)
+    assert p.estimated_cost_usd == pytest.approx(4 * 0.30)

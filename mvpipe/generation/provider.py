@@ -101,7 +101,8 @@ class Capabilities(BaseModel):
         if self.local:
             return 0.0
         keyframe = self.keyframe_price if self.needs_keyframe(request, first_frame) else 0.0
-        return round(self.price(self.seconds_for(request), f"{request.width}x{request.height}") + keyframe, 4)
+        size = self.native_size(request.aspect) or f"{request.width}x{request.height}"  # the size adapters send
+        return round(self.price(self.seconds_for(request), size) + keyframe, 4)
 
     def price(self, seconds: float, size: str | None = None) -> float:
         """Estimated USD for ``seconds`` of generated video at ``size`` ('WxH')."""

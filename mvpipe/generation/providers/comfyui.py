@@ -25,7 +25,7 @@ import httpx
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider, file_digest
 from mvpipe.generation.remote import ApiClient, ProviderError
 
 _VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
@@ -45,6 +45,11 @@ class ComfyUIProvider(RemoteProvider):
     def models(self) -> list[Capabilities]:
         return [Capabilities(provider=self.name, model="workflow", references_as="first_frame", max_references=1,
                              first_frame=True, local=True, concurrency=1)]
+
+    def key_inputs(self, request: ClipRequest) -> dict[str, str]:
+        """The workflow file's digest: an edited workflow makes new takes."""
+        path = os.environ.get("COMFYUI_WORKFLOW")
+        return {"workflow": file_digest(Path(path))} if path and Path(path).is_file() else {}
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         workflow = _workflow()

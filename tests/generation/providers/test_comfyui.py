@@ -120,3 +120,13 @@ def test_no_workflow_is_bad_input(srv: FakeServer, tmp_path, monkeypatch) -> Non
     monkeypatch.delenv("COMFYUI_WORKFLOW")
     result = run(tmp_path, "comfyui")
     assert all("COMFYUI_WORKFLOW" in (t.error or "") for t in result.values())
+
+
+def test_an_edited_workflow_makes_new_takes(srv: FakeServer, tmp_path) -> None:
+    assert_all_done(run(tmp_path, "comfyui"))
+    assert_all_done(run(tmp_path, "comfyui"))
+    assert sum(srv.creates.values()) == 2  # unchanged workflow: the takes are reused
+    workflow = tmp_path / "workflow_api.json"
+    workflow.write_text(workflow.read_text().replace('"steps": 20', '"steps": 30'))
+    assert_all_done(run(tmp_path, "comfyui"))
+    assert sum(srv.creates.values()) == 4
