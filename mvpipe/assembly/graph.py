@@ -80,7 +80,8 @@ def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSet
         if window is None:
             continue
         if name == "a" and lead_in is not None:
-            # Lossless frames already conformed: only the link's timebase and rate need restating.
+            # Lossless frames already conformed; restate what NUT does not carry: the link's timebase and
+            # rate, and the colour tags (without them the transition's pixels differed from the seek path).
             chains.append(f"[{len(inputs)}:v]settb=1/{enc.fps},setpts=N,fps={enc.fps},setsar=1,"
                           "setparams=range=tv:colorspace=bt709[a]")
             inputs.append((["-f", "nut"], lead_in))

@@ -179,8 +179,18 @@ def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source]
     return dest
 
 
+def _aac(master: Path, enc: EncoderSettings) -> Path:
+    """The master encoded once to AAC and cached beside it: a re-render only copies it (saves ~2 s of 7)."""
+    dest = master.with_name(f"{master.stem}-aac-{enc.audio_bitrate}.m4a")
+    if not dest.is_file():
+        with atomic_path(dest) as tmp:
+            run_ffmpeg(["-i", str(master), "-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2",
+                        "-f", "mp4", str(tmp)], what="encoding the audio")
+    return dest
+
+
 def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
-    """Concatenate the pieces by stream copy, add the audio master (encoded once), verify, rename."""
+    """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename."""
     headers = {stream_facts(p).extradata for p in dict.fromkeys(paths)}
     if len(headers) != 1:
         raise MvpipeError("pieces have different codec headers and cannot be joined; delete the piece cache "
@@ -197,9 +207,9 @@ def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan:
         step = enc.timescale // enc.fps
         snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(audio),
-                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "aac",
-                        "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2", "-movflags", "+faststart",
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(_aac(audio, enc)),
+                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "copy",
+                        "-movflags", "+faststart",
                         "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
                        what="joining pieces and muxing the song")
             facts = stream_facts(tmp)
