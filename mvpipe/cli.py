@@ -261,9 +261,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(report.model_dump_json(indent=2))
     else:
         planned = f" of {report.expected_frames} planned" if report.expected_frames is not None else ""
-        print(f"{report.video}: {report.frames} frames{planned} at {report.fps:.3f} fps, {report.duration:.3f}s; "
-              f"cuts found {len(report.cuts_found)}, planned {len(report.cuts_planned)}, "
-              f"missing {report.cuts_missing or 'none'}; audio offset vs song (ms) {report.audio_offset_ms}")
+        print(f"{report.video}: {report.frames} frames{planned} at {report.fps:.3f} fps, {report.duration:.3f}s")
+        print(f"hard cuts: {len(report.cuts_planned)} planned, "
+              f"{len(report.cuts_planned) - len(report.cuts_missing)} found on their frame"
+              f"{f', missing at {report.cuts_missing}' if report.cuts_missing else ''}; "
+              f"unplanned changes outside transitions: {report.cuts_unplanned or 'none'}")
+        print(f"audio offset vs the song (ms, start and end): {report.audio_offset_ms}")
         for problem in report.problems:
             print(f"problem: {problem}")
     return 0 if report.ok else 1
