@@ -24,10 +24,7 @@ The stages:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mvpipe.ffmpeg import decode_audio
+from mvpipe.workspace import file_digest, write_text_atomic
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
 ANALYSIS_VERSION = 13
@@ -82,7 +80,7 @@ def analyze(song: Path, cache_dir: Path | None = None, *,
     """
     song = Path(song)
     say = progress or (lambda _msg: None)
-    sha = _file_sha256(song) if song.is_file() else ""
+    sha = file_digest(song) if song.is_file() else ""
     cache_file = Path(cache_dir) / f"{sha}.json" if cache_dir is not None and sha else None
     if cache_file is not None:
         cached = _read_cache(cache_file)
@@ -100,14 +98,6 @@ def analyze(song: Path, cache_dir: Path | None = None, *,
 # ---------------------------------------------------------------------------------------- cache
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_cache(path: Path) -> SongAnalysis | None:
     """The cached analysis, or None when absent, unreadable or written by another algorithm version."""
     try:
@@ -123,17 +113,8 @@ def _read_cache(path: Path) -> SongAnalysis | None:
 
 
 def _write_cache(path: Path, result: SongAnalysis) -> None:
-    """Write atomically so a crash or a concurrent reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"analysis_version": ANALYSIS_VERSION, "analysis": result.model_dump(mode="json")}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(doc))
 
 
 # ------------------------------------------------------------------------------------- pipeline

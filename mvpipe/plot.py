@@ -6,14 +6,13 @@ works without a display.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mvpipe.analysis import SongAnalysis
 from mvpipe.ffmpeg import decode_audio
+from mvpipe.workspace import atomic_path
 
 _PLOT_SR = 4000  # enough for an envelope; decoding at this rate is quick
 _SECTION_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948", "#9c755f"]
@@ -63,16 +62,11 @@ def plot_analysis(analysis: SongAnalysis, song: Path, out_png: Path, cuts: list[
     energy_ax.set_xlabel("seconds")
     fig.tight_layout()
 
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_png.parent, prefix=out_png.name, suffix=".tmp.png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, out_png)
+        with atomic_path(Path(out_png)) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _draw_waveform(ax, samples: np.ndarray) -> None:

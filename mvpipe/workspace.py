@@ -8,6 +8,8 @@ projects in the user cache (``$MVPIPE_CACHE`` or ``~/.cache/mvpipe``).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -93,3 +95,22 @@ def write_text_atomic(dest: Path, text: str) -> None:
     """Write ``text`` to ``dest`` so a reader sees the old file or the whole new one, never half."""
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes: the identity of songs, references and takes in every cache key.
+
+    Remembered per (path, size, mtime), so a render that names the same reference image in many
+    requests, or a take in several pieces, reads it once.
+    """
+    st = os.stat(path)
+    return _digest(Path(path).resolve(), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -33,7 +33,7 @@ from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
 from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan
-from mvpipe.workspace import Workspace, atomic_path, write_text_atomic
+from mvpipe.workspace import Workspace, atomic_path, file_digest, write_text_atomic
 
 CACHE_VERSION = 1
 
@@ -170,9 +170,9 @@ def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source]
                                start_sample=samples_for(seg.start_frame, plan.fps),
                                samples=samples_for(seg.frames, plan.fps), level=min(1.0, seg.audio)))
     total = samples_for(plan.frames, plan.fps)
-    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "song": _digest(plan.song), "start": plan.song_start,
+    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "song": file_digest(plan.song), "start": plan.song_start,
            "total": total, "loudness": loudness,
-           "clips": [[_digest(c.path), c.model_dump(mode="json", exclude={"path"})] for c in clips]}
+           "clips": [[file_digest(c.path), c.model_dump(mode="json", exclude={"path"})] for c in clips]}
     dest = workspace.pieces / f"audio-{_hash(doc)}.wav"
     if not dest.is_file():
         render_master(plan.song, plan.song_start, total, clips, dest, loudness)
@@ -221,7 +221,7 @@ def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan:
 
 
 def _key(cmd: Command) -> str:
-    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "inputs": [[o, _digest(p)] for o, p in cmd.inputs],
+    doc = {"v": CACHE_VERSION, "ffmpeg": _ffmpeg_id(), "inputs": [[o, file_digest(p)] for o, p in cmd.inputs],
            "graph": cmd.graph, "output": cmd.output}
     return _hash(doc)
 
@@ -235,17 +235,3 @@ def _ffmpeg_id() -> str:
     exe = Path(ffmpeg_exe())
     st = exe.stat()
     return f"{exe.name}:{st.st_size}"
-
-
-def _digest(path: Path) -> str:
-    st = os.stat(path)
-    return _digest_cached(Path(path).resolve(), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=1024)
-def _digest_cached(path: Path, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

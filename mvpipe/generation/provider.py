@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mvpipe.generation.remote import HeaderAuth
+from mvpipe.workspace import file_digest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -279,12 +280,3 @@ class RemoteProvider(Provider):
     def warnings(self, client: ApiClient) -> list[str]:
         """Things the user should know before paying (a retired endpoint, say)."""
         return []
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

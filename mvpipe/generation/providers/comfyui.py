@@ -25,8 +25,9 @@ import httpx
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider, file_digest
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
 from mvpipe.generation.remote import ApiClient, ProviderError
+from mvpipe.workspace import file_digest
 
 _VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import clip_seconds
-from mvpipe.generation.provider import Capabilities, ClipRequest, Provider, file_digest
-from mvpipe.workspace import atomic_path
+from mvpipe.generation.provider import Capabilities, ClipRequest, Provider
+from mvpipe.workspace import atomic_path, file_digest
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                             ".m2ts", ".wmv", ".flv", ".ogv", ".3gp", ".gif", ".mxf", ".dv"})
