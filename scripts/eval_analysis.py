@@ -121,7 +121,7 @@ def fmt(v: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--evalset", type=Path, default=ROOT / ".mvpipe/evalset")
-    parser.add_argument("--split", choices=["tuning", "heldout", "fresh", "all"], default="tuning")
+    parser.add_argument("--split", choices=["tuning", "heldout", "fresh", "fresh2", "all"], default="tuning")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median reported)")
     parser.add_argument("--cold-repeats", type=int, default=1)
     parser.add_argument("--no-speed", action="store_true", help="skip the warm/cold timings")
