@@ -181,14 +181,20 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                   for s in result.segments], right={"start", "end", "frames", "paid s", "est $"})
     print(f"paid seconds {result.paid_seconds:.2f} for {result.screen_seconds:.2f}s on screen; "
           f"estimated cost ${result.estimated_cost_usd:.2f}")
+    outputs = board.outputs()
+    if len(outputs) > 1:
+        print("renders, all from the same takes: " + ", ".join(
+            f"{o.path.name} ({o.size[0]}x{o.size[1]}, {o.fit}, {o.quality})" for o in outputs))
     return 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from mvpipe.assembly import assemble
     from mvpipe.generation.runner import generate
+    from mvpipe.planner import for_output
 
     board = _load(args)
+    outputs = board.outputs()                     # a clash of output paths fails before anything is paid
     workspace = Workspace.for_storyboard(args.storyboard)
     take_numbers = workspace.take_numbers()
     shots = {s.id: s for s in board.shots}
@@ -207,10 +213,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
-    out = result.output
-    assemble(result, takes, workspace, out, progress=_progress)
-    _progress(f"done: {out} (spent ${takes.spent_usd:.2f} this run)")
-    print(out)
+    for output in outputs:                        # every output cuts the same takes: nothing is paid again
+        video = for_output(result, output)
+        assemble(video, takes, workspace, video.output, progress=_progress)
+        print(video.output)
+    _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
     if takes.failures:
         print(f"mvpipe: {len(takes.failures)} shot(s) failed; the video has stand-in cards in their place, "
               f"and a rerun retries only them:\n{takes.failure_table()}", file=sys.stderr)

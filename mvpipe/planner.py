@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from mvpipe.analysis import Section, SongAnalysis
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest
-from mvpipe.storyboard import Length, Shot, Storyboard
+from mvpipe.storyboard import Length, Output, Shot, Storyboard
 
 
 class Segment(BaseModel):
@@ -102,6 +102,16 @@ def plan(board: Storyboard, analysis: SongAnalysis, capabilities: Mapping[str, C
         segments=segments, paid_seconds=round(sum(s.requested_seconds for s in segments), 3),
         screen_seconds=round(total / fps, 3),
         estimated_cost_usd=round(sum(s.estimated_cost_usd for s in segments), 2), warnings=warnings)
+
+
+def for_output(result: Plan, output: Output) -> Plan:
+    """``result`` rendered to another size, fit, quality or path: the same cuts and the same requests,
+    so its takes are the ones already made (``output.fps`` must be the plan's; frames are shared)."""
+    if output.fps != result.fps:
+        raise ValueError(f"an output at {output.fps} fps cannot reuse a plan cut at {result.fps} fps")
+    width, height = output.size
+    return result.model_copy(update={"width": width, "height": height, "aspect": output.aspect, "fit": output.fit,
+                                     "quality": output.quality, "output": output.path})
 
 
 def generator_specs(board: Storyboard) -> dict[str, list[int]]:

@@ -88,13 +88,34 @@ def _parse_transition(raw: Any) -> Any:
 TransitionSpec = Annotated[Transition, BeforeValidator(_parse_transition)]
 
 
+Aspect = Literal["16:9", "9:16", "1:1", "4:5"]
+Height = Literal[720, 1080, 2160]
+Fit = Literal["cover", "contain", "blur"]
+Quality = Literal["draft", "final"]
+
+
+class OutputVariant(_Model):
+    """Another render of the same cut from the same takes (e.g. a 9:16 cut of a 16:9 video).
+
+    What it leaves out is the main output's; it has no ``fps`` because cuts are whole frames of the
+    main output's rate, and no take depends on it, so adding one never generates or pays again.
+    """
+
+    aspect: Aspect | None = None
+    height: Height | None = None
+    path: Path | None = Field(default=None, description="default: the main path with -9x16 (etc.) added")
+    fit: Fit | None = None
+    quality: Quality | None = None
+
+
 class Output(_Model):
-    aspect: Literal["16:9", "9:16", "1:1", "4:5"] = "16:9"
-    height: Literal[720, 1080, 2160] = 1080
+    aspect: Aspect = "16:9"
+    height: Height = 1080
     fps: int = Field(default=30, ge=1, le=120)
     path: Path | None = Field(default=None, description="default: out/<storyboard name>.mp4 beside it")
-    fit: Literal["cover", "contain", "blur"] = "cover"
-    quality: Literal["draft", "final"] = "final"
+    fit: Fit = "cover"
+    quality: Quality = "final"
+    also: list[OutputVariant] = Field(default_factory=list, description="more renders from the same takes")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -219,6 +240,23 @@ class Storyboard(_Model):
         name = self._source.stem if self._source else "video"
         return base / "out" / f"{name}.mp4"
 
+    def outputs(self) -> list[Output]:
+        """Every video to render, the main output first, each complete with its path (``also`` emptied)."""
+        main = self.output.model_copy(update={"path": self.output_path(), "also": []})
+        out = [main]
+        for i, variant in enumerate(self.output.also):
+            given = {k: v for k, v in variant.model_dump().items() if v is not None}
+            video = main.model_copy(update=given)
+            if variant.path is None:
+                tag = video.aspect.replace(":", "x") + (f"-{video.height}p" if video.height != main.height else "")
+                video = video.model_copy(update={"path": main.path.with_stem(f"{main.path.stem}-{tag}")})
+            clash = next((o for o in out if o.path == video.path), None)
+            if clash is not None:
+                raise self.error(f"this output would overwrite {clash.path.name}, which another output writes.",
+                                 "output", "also", i, hint="Give it its own 'path:'.")
+            out.append(video)
+        return out
+
     def error(self, message: str, *loc: str | int, hint: str | None = None) -> InputError:
         """An InputError located at ``loc`` (e.g. ``"shots", 2, "generator"``) in the YAML file."""
         shot = self.shots[loc[1]].id if len(loc) > 1 and loc[0] == "shots" and isinstance(loc[1], int) else None
@@ -261,6 +299,7 @@ def load(path: Path | str) -> Storyboard:
     board._source = path
     board._lines = lines
     _check_files(board)
+    board.outputs()  # two outputs writing one file is bad input, said now
     return board
 
 
@@ -272,8 +311,14 @@ def _resolve_paths(data: dict, base: Path) -> dict:
     data = dict(data)
     if "song" in data:
         data["song"] = fix(data["song"])
-    if isinstance(data.get("output"), dict) and "path" in data["output"]:
-        data["output"] = {**data["output"], "path": fix(data["output"]["path"])}
+    if isinstance(data.get("output"), dict):
+        output = dict(data["output"])
+        if "path" in output:
+            output["path"] = fix(output["path"])
+        if isinstance(output.get("also"), list):
+            output["also"] = [{**v, "path": fix(v["path"])} if isinstance(v, dict) and "path" in v else v
+                              for v in output["also"]]
+        data["output"] = output
     if isinstance(data.get("characters"), dict):
         data["characters"] = {
             k: ({**v, "references": [fix(r) for r in v.get("references") or []]}
@@ -340,14 +385,14 @@ def _yaml_loc(err_loc: tuple, data: Any) -> tuple:
 
 def _model_fields_all() -> set[str]:
     names: set[str] = set()
-    for model in (Storyboard, Output, Timing, Character, Shot, Transition, Length):
+    for model in (Storyboard, Output, OutputVariant, Timing, Character, Shot, Transition, Length):
         names.update(f.alias or n for n, f in model.model_fields.items())
     return names
 
 
 _FIELDS_AT = {
-    (): Storyboard, ("output",): Output, ("timing",): Timing, ("characters", "*"): Character,
-    ("shots", "*"): Shot, ("shots", "*", "transition"): Transition,
+    (): Storyboard, ("output",): Output, ("output", "also", "*"): OutputVariant, ("timing",): Timing,
+    ("characters", "*"): Character, ("shots", "*"): Shot, ("shots", "*", "transition"): Transition,
 }
 
 

@@ -212,6 +212,30 @@ shots:
     assert plan["segments"][0]["request"]["take"] == 2
 
 
+def test_more_outputs_cut_the_same_takes(tmp_path: Path, capsys) -> None:
+    board = tmp_path / "board.yaml"
+    board.write_text(f"""\
+mvpipe: 1
+song: {ROOT / "assets" / "demo_song.mp3"}
+output: {{height: 720, path: {tmp_path / "wide.mp4"}, quality: draft, also: [{{aspect: "9:16", fit: blur}}]}}
+timing: {{end: 4}}
+shots:
+  - {{id: highway, length: 1 bar, prompt: road}}
+  - {{id: car, prompt: car, transition: crossfade}}
+""")
+    assert main(["render", str(board)]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "wide.mp4"), str(tmp_path / "wide-9x16.mp4")]
+    manifests = [json.loads((tmp_path / f"{name}.manifest.json").read_text()) for name in ("wide", "wide-9x16")]
+    assert [(m["width"], m["height"], m["fit"]) for m in manifests] == [(1280, 720, "cover"), (720, 1280, "blur")]
+    assert manifests[0]["cuts"] == manifests[1]["cuts"]
+    assert [s["take"] for s in manifests[0]["segments"]] == [s["take"] for s in manifests[1]["segments"]]
+    assert len(list((tmp_path / ".mvpipe" / "takes").glob("*.mp4"))) == 2  # one take per shot, made once
+    for name in ("wide", "wide-9x16"):
+        assert main(["check", str(tmp_path / f"{name}.mp4")]) == 0
+        with av.open(str(tmp_path / f"{name}.mp4")) as container:
+            assert sum(1 for _ in container.decode(video=0)) == 120
+
+
 def test_check_confirms_the_demo_against_its_manifest(demo) -> None:
     proc = _run("check", str(demo["out"]), "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr

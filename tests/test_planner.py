@@ -8,7 +8,7 @@ from support import grid_analysis
 from mvpipe.errors import InputError
 from mvpipe.generation.provider import Capabilities
 from mvpipe.generation.providers import resolve
-from mvpipe.planner import Plan, final_prompt, generator_specs, plan
+from mvpipe.planner import Plan, final_prompt, for_output, generator_specs, plan
 from mvpipe.storyboard import load
 
 HEAD = """\
@@ -206,6 +206,18 @@ def test_prompt_carries_characters_camera_and_style(write_board) -> None:
     board = load(write_board(HEAD + "shots:\n  - {id: a, prompt: mara runs, characters: [mara], camera: low angle}\n"))
     text = final_prompt(board, board.shots[0])
     assert text == "mara runs. mara: woman with a silver bob. Camera: low angle. Style: neon noir."
+
+
+def test_another_output_keeps_the_cuts_and_the_requests(write_board) -> None:
+    head = HEAD.replace("output: {fps: 30, height: 720}", "output: {fps: 30, height: 720, also: [{aspect: '9:16'}]}")
+    board = load(write_board(head + "shots:\n  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, prompt: x}\n"))
+    main = plan(board, grid_analysis(), {spec: resolve(spec)[1] for spec in generator_specs(board)})
+    tall = for_output(main, board.outputs()[1])
+    assert (tall.width, tall.height, tall.aspect, tall.output.name) == (720, 1280, "9:16", "board-9x16.mp4")
+    assert tall.segments == main.segments and tall.frames == main.frames
+    assert [s.request for s in tall.segments] == [s.request for s in main.segments]  # the same takes
+    with pytest.raises(ValueError, match="24 fps"):
+        for_output(main, board.outputs()[1].model_copy(update={"fps": 24}))
 
 
 def test_planning_is_pure(write_board) -> None:

@@ -58,6 +58,44 @@ def test_output_size_follows_aspect(write_board, tmp_path: Path, aspect: str, he
     assert load(write_board(text)).output.size == size
 
 
+ALSO = """output:
+  aspect: "16:9"
+  height: 720
+  fit: cover
+  also:
+    - {aspect: "9:16", fit: blur}
+    - {aspect: "1:1", height: 1080, quality: draft, path: square.mp4}
+"""
+
+
+def test_more_outputs_inherit_what_they_leave_out_and_get_their_own_paths(write_board, tmp_path: Path) -> None:
+    (tmp_path / "mara.png").write_bytes(b"png")
+    board = load(write_board(GOOD.replace('output: {aspect: "9:16", height: 720}\n', ALSO)))
+    main, tall, square = board.outputs()
+    assert (main.path, main.size, main.fit, main.quality) == (tmp_path / "out" / "board.mp4", (1280, 720), "cover",
+                                                             "final")
+    assert (tall.path, tall.size, tall.fit, tall.quality) == (tmp_path / "out" / "board-9x16.mp4", (720, 1280),
+                                                             "blur", "final")
+    assert (square.path, square.size, square.quality) == (tmp_path / "square.mp4", (1080, 1080), "draft")
+    assert {o.fps for o in board.outputs()} == {30} and all(not o.also for o in board.outputs())
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "words"), [
+    ("{aspect: \"9:16\", fit: blur}", "{aspect: \"9:16\", fps: 24}", 9, "output.also.0.fps", "unknown key 'fps'"),
+    ("path: square.mp4", "path: out/board.mp4", 10, "output.also.1", "would overwrite board.mp4"),
+    ("{aspect: \"1:1\", height: 1080, quality: draft, path: square.mp4}", "{aspect: \"9:16\", quality: draft}", 10,
+     "output.also.1", "would overwrite board-9x16.mp4"),
+])
+def test_bad_extra_outputs_are_located(write_board, tmp_path: Path, old: str, new: str, line: int, field: str,
+                                       words: str) -> None:
+    (tmp_path / "mara.png").write_bytes(b"png")
+    with pytest.raises(InputError) as info:
+        load(write_board(GOOD.replace('output: {aspect: "9:16", height: 720}\n', ALSO.replace(old, new))))
+    err = info.value
+    assert (err.exit_code, err.line, err.field) == (2, line, field), str(err)
+    assert words in str(err)
+
+
 def _error(write_board, tmp_path: Path, old: str, new: str) -> InputError:
     (tmp_path / "mara.png").write_bytes(b"png")
     assert old in GOOD
