@@ -8,6 +8,8 @@ outgoing frames (see ``graph``), so that take is decoded once; the key stays the
 since the pixels are the same either way. The joined
 stream is checked before the output is renamed into place: one frame per planned frame, equal
 timestamp steps, and the same codec headers in every piece (concat copy validates none of this).
+The cache does not grow without end: each output remembers the files its latest render is made
+of, and files that no existing output uses are removed once they are a day old.
 """
 
 from __future__ import annotations
@@ -110,9 +112,10 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         for future in futures.values():
             future.result()
 
-    audio = _audio(plan, takes, sources, workspace, loudness, warnings, say)
+    master = _audio(plan, takes, sources, workspace, loudness, warnings, say)
+    aac = _aac(master, enc)
     say("joining pieces and muxing the song")
-    _join(paths, audio, out, enc, plan)
+    _join(paths, aac, out, enc, plan)
 
     manifest = RenderManifest(
         output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
@@ -132,8 +135,47 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         encoded=len(todo), reused=len(parts) - len(todo), seconds=round(time.monotonic() - began, 3),
         warnings=warnings)
     write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
+    freed = _keep_and_prune(folder, out, [*paths, master, aac])
+    if freed:
+        say(f"removed {freed[0]} cached files no render uses any more ({freed[1] / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
     return manifest
+
+
+# An unused cached file younger than this is left alone: it may be a render's that is running now.
+_PRUNE_AFTER_S = 24 * 3600
+
+
+def _keep_and_prune(folder: Path, out: Path, used: list[Path]) -> tuple[int, int]:
+    """Record the cached files ``out`` is made of; delete old files that no output's latest render uses.
+
+    Pieces are worth keeping while a video could be re-rendered from them: the latest render of every
+    output that still exists. Returns (files removed, bytes freed).
+    """
+    records = folder / "renders"
+    out = out.resolve()
+    write_text_atomic(records / f"{_hash(str(out))}.json",
+                      json.dumps({"output": str(out), "files": sorted({p.name for p in used})}))
+    keep: set[str] = set()
+    for record in records.glob("*.json"):
+        try:
+            doc = json.loads(record.read_text())
+            alive = Path(doc["output"]).is_file()
+        except (OSError, ValueError, KeyError, TypeError):
+            alive = False
+        if alive:
+            keep.update(doc["files"])
+        else:
+            record.unlink(missing_ok=True)
+    removed, freed, cutoff = 0, 0, time.time() - _PRUNE_AFTER_S
+    for entry in folder.iterdir():
+        if entry.name in keep or not entry.is_file():
+            continue
+        st = entry.stat()
+        if st.st_mtime < cutoff:
+            entry.unlink(missing_ok=True)
+            removed, freed = removed + 1, freed + st.st_size
+    return removed, freed
 
 
 def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
@@ -189,7 +231,7 @@ def _aac(master: Path, enc: EncoderSettings) -> Path:
     return dest
 
 
-def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
+def _join(paths: list[Path], aac: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
     """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename."""
     headers = {stream_facts(p).extradata for p in dict.fromkeys(paths)}
     if len(headers) != 1:
@@ -207,7 +249,7 @@ def _join(paths: list[Path], audio: Path, out: Path, enc: EncoderSettings, plan:
         step = enc.timescale // enc.fps
         snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(_aac(audio, enc)),
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac),
                         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "copy",
                         "-movflags", "+faststart",
                         "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +159,34 @@ def test_changing_one_shot_re_encodes_only_its_pieces_and_matches_a_full_render(
     assert full.reused == 0
     assert frame_hashes(tmp_path / "b.mp4") == frame_hashes(tmp_path / "c.mp4")
     assert frame_hashes(tmp_path / "a.mp4") != frame_hashes(tmp_path / "b.mp4")
+
+
+def test_the_piece_cache_keeps_what_outputs_use_and_drops_old_leftovers(clips: Path, tmp_path: Path) -> None:
+    song = make_song(clips / "song.wav", 10)
+    plan = make_plan(song, [60, 60, 60], [("cut", 0), ("crossfade", 6), ("cut", 0)])
+    takes = colour_takes(plan, clips)
+    ws = Workspace(tmp_path / "ws")
+    assemble(plan, takes, ws, tmp_path / "a.mp4")
+    first = {p.name for p in ws.pieces.iterdir() if p.is_file()}
+    changed = dict(takes)
+    changed[("s1", 0)] = takes[("s1", 0)].model_copy(
+        update={"path": make_clip(clips / "grey.mp4", "0x808080", 4.0, "320x240", "25")})
+    assemble(plan, changed, ws, tmp_path / "b.mp4")       # another output: a's pieces are still a's
+    stray = ws.pieces / ".abandoned.12345.mp4"             # what a killed run leaves behind
+    stray.write_bytes(b"x" * 1000)
+    day_old = time.time() - 2 * 24 * 3600
+    for f in ws.pieces.iterdir():
+        if f.is_file():
+            os.utime(f, (day_old, day_old))
+    assemble(plan, changed, ws, tmp_path / "b.mp4")
+    after = {p.name for p in ws.pieces.iterdir() if p.is_file()}
+    assert first <= after and not stray.exists()          # every file of a.mp4 kept, however old
+    (tmp_path / "a.mp4").unlink()                          # a gone: the next render frees what only a used
+    again = assemble(plan, changed, ws, tmp_path / "b.mp4")
+    left = {p.name for p in ws.pieces.iterdir() if p.is_file()}
+    assert {f"{p.key}.mp4" for p in again.pieces} <= left
+    assert first - left == {f for f in first if f.endswith(".mp4")} - {f"{p.key}.mp4" for p in again.pieces}
+    assert again.reused == len(again.pieces)
 
 
 def test_audio_stays_on_the_song_after_44_segments(clips: Path, workspace: Workspace, tmp_path: Path) -> None:
