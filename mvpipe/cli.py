@@ -35,6 +35,12 @@ def _print_table(headers: list[str], rows: list[list[str]], right: set[str] = fr
         print("  ".join(cells).rstrip())
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mvpipe", description="Song + storyboard -> beat-cut music video.")
     p.add_argument("--version", action="version", version=f"mvpipe {__version__}")
@@ -59,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
     r.add_argument("--only", nargs="+", metavar="SHOT", help="generate only these shots (others: cached or a card)")
     r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
+    r.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once (default: one per 4 cores)")
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)
@@ -215,7 +222,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
     for output in outputs:                        # every output cuts the same takes: nothing is paid again
         video = for_output(result, output)
-        assemble(video, takes, workspace, video.output, progress=_progress)
+        assemble(video, takes, workspace, video.output, progress=_progress, jobs=args.jobs)
         print(video.output)
     _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
     if takes.failures:

@@ -155,6 +155,12 @@ def test_bad_storyboards_exit_2_naming_the_place(tmp_path: Path, old: str, new: 
     assert proc.stdout == ""
 
 
+def test_jobs_must_be_a_positive_number(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["render", str(DEMO), "--jobs", "0"])
+    assert info.value.code == 2 and "at least 1" in capsys.readouterr().err
+
+
 def test_a_song_that_is_not_audio_exits_2(tmp_path: Path) -> None:
     fake = tmp_path / "song.mp3"
     fake.write_text("this is not audio")

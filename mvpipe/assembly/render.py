@@ -46,13 +46,13 @@ def manifest_path(video: Path) -> Path:
 
 
 def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
-             progress: Callable[[str], None] | None = None, jobs: int = 1, codec: Codec = "h264",
+             progress: Callable[[str], None] | None = None, jobs: int | None = None, codec: Codec = "h264",
              encoder: str = "auto", loudness: float | None = None) -> RenderManifest:
     """Render ``plan`` with ``takes`` to ``out`` (atomically) and write its manifest beside it.
 
-    ``jobs`` pieces encode at once; ``encoder`` is ``auto`` (a working hardware encoder, else
-    software), ``software``, or an FFmpeg encoder name; ``loudness`` is a target in LUFS for
-    two-pass loudness normalisation (off when None).
+    ``jobs`` pieces encode at once (default :func:`default_jobs`); ``encoder`` is ``auto`` (a working
+    hardware encoder, else software), ``software``, or an FFmpeg encoder name; ``loudness`` is a
+    target in LUFS for two-pass loudness normalisation (off when None).
     """
     began = time.monotonic()
     say = progress or (lambda _msg: None)
@@ -104,9 +104,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         shots = ", ".join(plan.segments[s].shot for s in part.segments)
         say(f"encoded {part.kind} {shots} ({part.frames} frames{', outgoing frames from the lead' if lead_in else ''})")
 
-    # One piece at a time by default: on 2 cores a second job bought no wall time in the study and
-    # doubles the peak memory (an x264 at 1080p holds ~300-500 MB).
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, jobs or default_jobs())) as pool:
         for i in todo.values():
             futures[i] = pool.submit(encode, i)
         for future in futures.values():
@@ -176,6 +174,17 @@ def _keep_and_prune(folder: Path, out: Path, used: list[Path]) -> tuple[int, int
             entry.unlink(missing_ok=True)
             removed, freed = removed + 1, freed + st.st_size
     return removed, freed
+
+
+def default_jobs() -> int:
+    """Pieces to encode at once: one per 4 cores, at most 4.
+
+    One x264 already runs ~1.5 threads per core: on 2 cores a second job bought no wall time and
+    doubled the peak memory (300-500 MB per 1080p x264; docs/benchmarks.md). On bigger machines
+    pieces side by side keep the cores busy through each piece's start and flush (not measured
+    here: no such machine).
+    """
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
 
 
 def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:

@@ -161,6 +161,18 @@ def test_changing_one_shot_re_encodes_only_its_pieces_and_matches_a_full_render(
     assert frame_hashes(tmp_path / "a.mp4") != frame_hashes(tmp_path / "b.mp4")
 
 
+def test_pieces_encoded_side_by_side_give_the_same_video(clips: Path, tmp_path: Path) -> None:
+    song = make_song(clips / "song.wav", 30)
+    plan = make_plan(song, [20, 18, 22, 16, 24, 20], [("cut", 0), ("crossfade", 6), ("slide-up", 6), ("wipe-left", 8),
+                                                      ("fade-black", 6), ("zoom", 4)])
+    takes = colour_takes(plan, clips)
+    said: list[str] = []
+    assemble(plan, takes, Workspace(tmp_path / "one"), tmp_path / "one.mp4", jobs=1)
+    assemble(plan, takes, Workspace(tmp_path / "three"), tmp_path / "three.mp4", jobs=3, progress=said.append)
+    assert sum("from the lead" in m for m in said) == 5       # every transition still read its body's lead
+    assert frame_hashes(tmp_path / "one.mp4") == frame_hashes(tmp_path / "three.mp4")
+
+
 def test_the_piece_cache_keeps_what_outputs_use_and_drops_old_leftovers(clips: Path, tmp_path: Path) -> None:
     song = make_song(clips / "song.wav", 10)
     plan = make_plan(song, [60, 60, 60], [("cut", 0), ("crossfade", 6), ("cut", 0)])
