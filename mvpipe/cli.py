@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
     r.add_argument("--only", nargs="+", metavar="SHOT", help="generate only these shots (others: cached or a card)")
     r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
+    r.add_argument("--json", action="store_true",
+                   help="print a report on stdout: outputs, takes, estimate and spend (instead of the paths)")
     r.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once (default: one per 4 cores)")
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
@@ -196,7 +198,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from mvpipe.assembly import assemble
+    from mvpipe.assembly import assemble, manifest_path
     from mvpipe.generation.runner import generate
     from mvpipe.planner import for_output
 
@@ -217,14 +219,30 @@ def _cmd_render(args: argparse.Namespace) -> int:
     # the budget counts only new spending: cached takes and journaled jobs are already paid for
     takes = generate(result, workspace, progress=_progress, only=args.only, max_cost=args.max_cost,
                      dry_run=args.dry_run)
+    report: dict = {"estimate": [row.model_dump() for row in takes.estimate.rows],
+                    "to_spend_usd": takes.estimate.to_spend_usd, "dry_run": args.dry_run}
     if args.dry_run:
+        if args.json:
+            print(json.dumps(report, indent=2))
         return 0
     workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
+    videos = []
     for output in outputs:                        # every output cuts the same takes: nothing is paid again
         video = for_output(result, output)
-        assemble(video, takes, workspace, video.output, progress=_progress, jobs=args.jobs)
-        print(video.output)
+        manifest = assemble(video, takes, workspace, video.output, progress=_progress, jobs=args.jobs)
+        videos.append({"path": str(video.output), "manifest": str(manifest_path(video.output)),
+                       "width": video.width, "height": video.height, "frames": video.frames,
+                       "pieces_encoded": manifest.encoded, "pieces_reused": manifest.reused,
+                       "seconds": manifest.seconds, "warnings": manifest.warnings})
+        if not args.json:
+            print(video.output)
     _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
+    if args.json:
+        report |= {"outputs": videos, "spent_usd": takes.spent_usd,
+                   "takes": [t.model_dump(mode="json", include={"shot", "part", "take", "path", "provider", "model",
+                                                                "job_id", "cost_usd", "status", "error"})
+                             for t in takes.values()]}
+        print(json.dumps(report, indent=2))
     if takes.failures:
         print(f"mvpipe: {len(takes.failures)} shot(s) failed; the video has stand-in cards in their place, "
               f"and a rerun retries only them:\n{takes.failure_table()}", file=sys.stderr)

@@ -240,6 +240,13 @@ shots:
         assert main(["check", str(tmp_path / f"{name}.mp4")]) == 0
         with av.open(str(tmp_path / f"{name}.mp4")) as container:
             assert sum(1 for _ in container.decode(video=0)) == 120
+    capsys.readouterr()
+    assert main(["render", str(board), "--json"]) == 0                 # again, for a script: one JSON report
+    report = json.loads(capsys.readouterr().out)
+    assert [o["path"] for o in report["outputs"]] == [str(tmp_path / "wide.mp4"), str(tmp_path / "wide-9x16.mp4")]
+    assert all(o["pieces_encoded"] == 0 and o["frames"] == 120 for o in report["outputs"])
+    assert report["spent_usd"] == 0 and [r["status"] for r in report["estimate"]] == ["cached", "cached"]
+    assert [(t["shot"], t["status"]) for t in report["takes"]] == [("highway", "done"), ("car", "done")]
 
 
 def test_check_confirms_the_demo_against_its_manifest(demo) -> None:
