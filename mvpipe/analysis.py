@@ -9,11 +9,14 @@ The stages:
 
 1. features: spectral flux of a log1p-compressed mel spectrogram (loudness-aware, so a soft hi-hat
    does not weigh like a kick), a flux below 150 Hz (kick/bass), chroma, MFCCs, RMS;
-2. local tempo: windowed autocorrelation scored by a comb and a log-normal prior around 120 BPM,
-   then a Viterbi path through tempo that can drift (accelerando) or jump, but not change octave;
-3. beats: Ellis-style dynamic programming against that local period, on onsets normalised to the
-   loudest within +-2 s so a quiet intro keeps its beats; no beats at all (and a progress message)
-   for songs under 2 s or without onsets that stand out (silence, DC, a drone, steady noise);
+2. local tempo: windowed autocorrelation scored by a comb (with a bar term: only the real beat
+   divides the bar) and a log-normal prior around 120 BPM, then a Viterbi path through tempo that
+   can drift (accelerando) or jump, but not change octave;
+3. beats: Ellis-style dynamic programming against that local period, on broadband plus
+   band-balanced onsets normalised to the loudest within +-2 s so a quiet intro keeps its beats;
+   then a per-passage check that moves beats onto the off-beats where the bands say those are the
+   beat (syncopation); no beats at all (and a progress message) for songs under 2 s or without
+   onsets that stand out (silence, DC, a drone, steady noise);
 4. meter and downbeats: per-beat bass-onset and harmonic-change evidence; 3 against 2/4 by
    bar-start contrast, 4/4 against 2/4 by whether 2-beat bars alternate; a bar of 6 or 8 pulses
    halves the beat level (the tracker followed eighths), no bar structure with hit half-beats doubles
@@ -35,7 +38,7 @@ from mvpipe.ffmpeg import decode_audio
 from mvpipe.workspace import file_digest, write_text_atomic
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 13
+ANALYSIS_VERSION = 14
 
 _SR = 22050
 _N_FFT = 1024
@@ -226,18 +229,17 @@ def _flux(logmel: np.ndarray) -> np.ndarray:
 
 
 _BANDS = (0.0, 150.0, 1000.0, 4000.0, 9000.0)
-_PHASE_MARGIN = 1.2  # off-beats must be this much stronger than the beats to move the beats
 
 
 def _band_onset(compressed: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Flux per frequency band, each scaled to its own loud onsets, averaged: the bands vote equally,
-    so hi-hat and snare accents (which mark the beat in syncopated grooves) are not outweighed by
-    bass and chords pushed onto the off-beats. Used to check the beat phase, not to track."""
-    total = np.zeros(compressed.shape[0], dtype=np.float32)
-    for lo, hi in zip(_BANDS[:-1], _BANDS[1:], strict=True):
+    """Flux per frequency band, each scaled to its own loud onsets, shape (frames, bands): the bands
+    vote separately on the beat phase, so hi-hat and snare accents (which mark the beat in syncopated
+    grooves) are not outweighed by bass and chords pushed onto the off-beats. Not used to track."""
+    out = np.empty((compressed.shape[0], len(_BANDS) - 1), dtype=np.float32)
+    for k, (lo, hi) in enumerate(zip(_BANDS[:-1], _BANDS[1:], strict=True)):
         flux = _flux(compressed[:, (centres >= lo) & (centres < hi)])
-        total += flux / max(float(np.percentile(flux, 99)), 1e-10)
-    return total / (len(_BANDS) - 1)
+        out[:, k] = flux / max(float(np.percentile(flux, 99)), 1e-10)
+    return out
 
 
 def _features(y: np.ndarray) -> _Features:
@@ -284,10 +286,13 @@ _BPM_GRID = np.exp(np.arange(np.log(_BPM_MIN), np.log(_BPM_MAX), 0.01))
 
 
 _COMB = ((1, 1.0), (2, 0.5), (3, 0.33), (4, 0.25))
+# Weight of the bar term: the pattern repeating 3 or 4 periods later. A syncopated figure (3-3-2)
+# makes 2/3 of the tempo as periodic as the tempo itself, but only the real beat divides the bar.
+_BAR_COMB_WEIGHT = 0.5
 
 
 def _tempogram(onset: np.ndarray) -> np.ndarray:
-    """Comb-filtered windowed autocorrelation, shape (columns, len(_BPM_GRID))."""
+    """Comb-filtered windowed autocorrelation, shape (columns, len(_BPM_GRID)), plus a bar term."""
     from scipy.ndimage import uniform_filter1d
 
     win = int(_TEMPO_WIN_S * _FPS)
@@ -302,28 +307,32 @@ def _tempogram(onset: np.ndarray) -> np.ndarray:
     acf = np.fft.irfft(np.abs(spec) ** 2, nfft, axis=1)[:, :win]
     acf /= np.maximum(acf[:, :1], 1e-10)
     lags = 60.0 * _FPS / _BPM_GRID
-    score = np.zeros((len(starts), len(_BPM_GRID)))
-    for k, w in _COMB:
+    def at(k: float) -> np.ndarray:
         lk = np.minimum(lags * k, win - 2)
         lo = np.floor(lk).astype(int)
         frac = lk - lo
-        score += w * ((1 - frac) * acf[:, lo] + frac * acf[:, lo + 1])
-    return score
+        return (1 - frac) * acf[:, lo] + frac * acf[:, lo + 1]
+
+    score = np.zeros((len(starts), len(_BPM_GRID)))
+    for k, w in _COMB:
+        score += w * at(k)
+    return score + _BAR_COMB_WEIGHT * np.maximum(at(3), at(4))
 
 
 def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float) -> np.ndarray:
     """Viterbi path through tempo (BPM per column) within a factor _PATH_SPAN of ``centre_bpm``.
 
-    Each column's evidence is its own tempogram plus a share of the song-wide one, so a steady song
-    is not talked into a related tempo (4/3, 3/4 in swing) by a few bars; drift costs a little per
-    step and a jump a constant, so an accelerando or a real tempo change is still followed.
+    Each column's evidence is its own tempogram weighted up where the song-wide one agrees, so a
+    steady song is not talked into a related tempo (4/3, 3/4 in swing) by a few bars, while a
+    tempo with no local support gets none from the rest of the song; drift costs a little per step
+    and a jump a constant however far it goes, so an accelerando or a real tempo change is followed.
     """
     allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(_PATH_SPAN)
     grid = _BPM_GRID[allowed]
     obs = tgram[:, allowed] / np.maximum(tgram[:, allowed].max(axis=1, keepdims=True), 1e-10)
-    obs = obs + _SONG_WIDE_WEIGHT * song_wide[allowed] / max(float(song_wide[allowed].max()), 1e-10)
+    obs = obs * (1.0 + _SONG_WIDE_WEIGHT * song_wide[allowed] / max(float(song_wide[allowed].max()), 1e-10))
     d = np.abs(np.log(grid[:, None] / grid[None, :])) / 0.01  # distance in grid steps
-    trans = -_DRIFT_COST * d - _JUMP_COST * (d > 3)  # drift costs per 1 % step, a jump a constant
+    trans = np.where(d > 3, -_JUMP_COST, -_DRIFT_COST * d)  # drift costs per 1 % step, a jump a constant
     score = obs[0].copy()
     back = np.zeros(obs.shape, dtype=int)
     for i in range(1, len(obs)):
@@ -382,7 +391,8 @@ _PRIOR_OCTAVES = 0.8
 _PATH_SPAN = 1.4  # a local tempo may stray this far from the global one: a jump, not an octave
 _JUMP_COST = 6.0  # in columns of best-tempo evidence (~0.5 s each) that a tempo jump must earn
 _DRIFT_COST = 0.1  # per 1 % change of tempo between columns
-_SONG_WIDE_WEIGHT = 1.0
+_SONG_WIDE_WEIGHT = 1.0  # how much the song-wide tempogram can raise a column's own evidence
+_BAND_TRACK_WEIGHT = 2.0  # band-balanced flux against broadband flux in what the beat tracker follows
 
 
 def _track_beats(feats: _Features) -> np.ndarray:
@@ -397,14 +407,16 @@ def _track_beats(feats: _Features) -> np.ndarray:
     bpm_cols = _tempo_path(tgram, song_wide, float(_BPM_GRID[int(np.argmax(song_wide))]))
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
     bpm = np.interp(np.arange(len(onset)), cols, bpm_cols)
-    smooth = _smooth(onset, 2.0)
+    # broadband flux plus the bands voting equally, so hi-hat and snare accents hold the tracker on
+    # the beat where bass and chords leave it (syncopation, a drumless breakdown between grooves)
+    track = onset + _BAND_TRACK_WEIGHT * _local_gain(feats.onset_bands.mean(axis=1))
     # keep the beat level in a plausible range; finer octave choices are made with the meter
     level = float(np.median(bpm))
     if level > _BEAT_BPM_RANGE[1]:
         bpm = bpm / 2
     elif level < _BEAT_BPM_RANGE[0]:
         bpm = bpm * 2
-    beats = _on_the_beat(feats, _dp_beats(smooth, 60.0 * _FPS / bpm))
+    beats = _on_the_beat(feats, _dp_beats(_smooth(track, 2.0), 60.0 * _FPS / bpm))
     return _trim_silence(onset, beats)
 
 
@@ -419,18 +431,43 @@ def _has_onsets(onset: np.ndarray) -> bool:
     return top >= _ONSET_FLOOR and top >= _ONSET_CONTRAST * float(np.median(onset))
 
 
+_PHASE_FLOOR = 0.05  # band flux (of its loud onsets) below which a point counts as silent in that band
+_PHASE_BIAS = 0.1  # log-ratio per beat the off-beats must win by before they count against the beats
+_PHASE_BEATS = 4  # beats over which each band's beat and off-beat strengths are averaged
+_PHASE_SWITCH = 4.0  # log-ratio units a change of phase must earn: several beats of clear evidence
+
+
 def _on_the_beat(feats: _Features, beats: np.ndarray) -> np.ndarray:
-    """Move the beats half a beat when every band together says the off-beats are the accents:
+    """Move the beats half a beat wherever the bands together say the off-beats are the accents:
     in a syncopated groove the bass and chord stabs land on the 'and's, and broadband flux would
-    follow them; hi-hat and snare accents still mark the beat."""
+    follow them, while hi-hat and snare accents still mark the beat. Decided per passage by a
+    two-state Viterbi over beats, so a funk section can move while the verse or breakdown around it
+    stays; each band votes with the log-ratio of off-beat to beat strength, so a band that is silent
+    on one phase and hit on the other speaks loudest."""
     if len(beats) < 8:
         return beats
-    mids = (beats[:-1] + beats[1:]) // 2
-    on = _pulse_strength(feats.onset_bands, beats[:-1]).mean()
-    off = _pulse_strength(feats.onset_bands, mids).mean()
-    if off <= _PHASE_MARGIN * on:
-        return beats
-    return np.append(mids, beats[-1] + (beats[-1] - beats[-2]) // 2)
+    mids = np.append((beats[:-1] + beats[1:]) // 2, beats[-1] + (beats[-1] - beats[-2]) // 2)
+    from scipy.ndimage import uniform_filter1d
+
+    on = uniform_filter1d(_pulse_strength(feats.onset_bands, beats), _PHASE_BEATS, axis=0) + _PHASE_FLOOR
+    off = uniform_filter1d(_pulse_strength(feats.onset_bands, mids), _PHASE_BEATS, axis=0) + _PHASE_FLOOR
+    ratio = np.log(off / on)  # per beat and band: > 0 favours the off-beats
+    # bands weighted by how one-sided they are: silent on one phase and hit on the other is decisive
+    gain = (ratio * np.abs(ratio)).sum(axis=1) / np.maximum(np.abs(ratio).sum(axis=1), 1e-10) - _PHASE_BIAS
+    score = np.array([0.0, gain[0]])
+    back = np.zeros((len(beats), 2), dtype=int)
+    for i in range(1, len(beats)):
+        switch = score[::-1] - _PHASE_SWITCH
+        back[i] = np.where(score >= switch, [0, 1], [1, 0])
+        score = np.maximum(score, switch) + np.array([0.0, gain[i]])
+    state = np.empty(len(beats), dtype=int)
+    state[-1] = int(score.argmax())
+    for i in range(len(beats) - 1, 0, -1):
+        state[i - 1] = back[i, state[i]]
+    # back on the beat after off-beats, the last off-beat lies half a beat before the next beat: drop it
+    keep = np.ones(len(beats), dtype=bool)
+    keep[:-1] = ~((state[:-1] == 1) & (state[1:] == 0))
+    return np.where(state == 1, mids, beats)[keep]
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -440,7 +477,7 @@ def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _pulse_strength(curve: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """The curve's max within +-2 frames of each frame position."""
+    """The curve's max within +-2 frames of each frame position (per column for a 2-D curve)."""
     idx = np.clip(frames[:, None] + np.arange(-2, 3)[None, :], 0, len(curve) - 1)
     return curve[idx].max(axis=1)
 

@@ -340,8 +340,9 @@ def songs() -> list[Song]:
 
 def extra_tuning_songs() -> list[Song]:
     """More tuning songs of the kinds the held-out splits showed to be hard (waltzes at 130-145 BPM,
-    polkas, walking-bass swing, a tempo jump into funk, a breakdown inside funk), at tempi of their
-    own, so there is something to tune those cases against without tuning on a held-out split."""
+    polkas, walking-bass swing, a tempo jump into funk, a breakdown inside funk, slow 3/4 arpeggios,
+    accelerandos), at tempi of their own, so there is something to tune those cases against
+    without tuning on a held-out split."""
     out: list[Song] = []
 
     def add(name: str, renderer: str, parts: list[Part], *tags: str) -> None:
@@ -359,6 +360,11 @@ def extra_tuning_songs() -> list[Song]:
     for renderer, bpm in (("numpy", 98.0), ("gm", 117.0)):
         add("funk_sync", renderer, _structure("ABACAB", {"A": "funk", "C": "drumless"}, 4, bpm),
             "syncopation", "breakdown", "structure")
+    # added after the first round on these: drumless 3/4 arpeggios below 85 BPM, accelerandos from ~80
+    for renderer, bpm in (("numpy", 77.0), ("gm", 81.0), ("numpy", 98.0)):
+        add("ballad3", renderer, _structure("ABAB", {"A": "ballad3"}, 4, bpm, meter=3), "3/4", "slow")
+    for renderer, (start, mid, end) in (("gm", (80.0, 102.0, 122.0)), ("numpy", (86.0, 108.0, 128.0))):
+        add("accel", renderer, [Part("A", 8, "rock", start, mid), Part("B", 8, "rock", mid, end)], "accelerando")
     return out
 
 
