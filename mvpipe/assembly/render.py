@@ -133,9 +133,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         encoded=len(todo), reused=len(parts) - len(todo), seconds=round(time.monotonic() - began, 3),
         warnings=warnings)
     write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
-    freed = _keep_and_prune(folder, out, [*paths, master, aac])
-    if freed:
-        say(f"removed {freed[0]} cached files no render uses any more ({freed[1] / 1e6:.0f} MB)")
+    removed, freed = _keep_and_prune(folder, out, [*paths, master, aac])
+    if removed:
+        say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
     return manifest
 

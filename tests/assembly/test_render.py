@@ -178,7 +178,8 @@ def test_the_piece_cache_keeps_what_outputs_use_and_drops_old_leftovers(clips: P
     plan = make_plan(song, [60, 60, 60], [("cut", 0), ("crossfade", 6), ("cut", 0)])
     takes = colour_takes(plan, clips)
     ws = Workspace(tmp_path / "ws")
-    assemble(plan, takes, ws, tmp_path / "a.mp4")
+    said: list[str] = []
+    assemble(plan, takes, ws, tmp_path / "a.mp4", progress=said.append)
     first = {p.name for p in ws.pieces.iterdir() if p.is_file()}
     changed = dict(takes)
     changed[("s1", 0)] = takes[("s1", 0)].model_copy(
@@ -190,9 +191,10 @@ def test_the_piece_cache_keeps_what_outputs_use_and_drops_old_leftovers(clips: P
     for f in ws.pieces.iterdir():
         if f.is_file():
             os.utime(f, (day_old, day_old))
-    assemble(plan, changed, ws, tmp_path / "b.mp4")
+    assemble(plan, changed, ws, tmp_path / "b.mp4", progress=said.append)
     after = {p.name for p in ws.pieces.iterdir() if p.is_file()}
     assert first <= after and not stray.exists()          # every file of a.mp4 kept, however old
+    assert [m for m in said if m.startswith("removed")] == ["removed 1 cached files no render uses any more (0 MB)"]
     (tmp_path / "a.mp4").unlink()                          # a gone: the next render frees what only a used
     again = assemble(plan, changed, ws, tmp_path / "b.mp4")
     left = {p.name for p in ws.pieces.iterdir() if p.is_file()}
