@@ -262,3 +262,47 @@ def test_real_songs_analyse_sensibly(name, bpm):
     gaps = np.diff(result.beats)
     assert np.all(np.abs(gaps / np.median(gaps) - 1) < 0.25)  # a steady grid, no dropped beats
     assert result.beats[0] < 1.0 and result.beats[-1] > result.duration - 3.0
+
+
+# Kinds of song the held-out splits found hard (docs/benchmarks.md, "Song analysis"), made here
+# with other seeds and tempi than the evaluation set's.
+
+
+def test_a_tempo_jump_into_a_syncopated_section_is_followed(tmp_path):
+    P = gen.Part
+    parts = [P("A", 4, "rock", 100), P("B", 8, "funk", 136), P("A", 4, "rock", 100)]
+    path, truth = _song(tmp_path, "jump_funk", parts, seed=11)
+    result = analyze(path)
+    assert _f(truth["beats"], result.beats) >= 0.9
+    funk = truth["sections"][1]
+    inside = [t for t in result.beats if funk["start"] + 2 < t < funk["end"] - 1]
+    assert 60.0 / np.median(np.diff(inside)) == pytest.approx(136, rel=0.03)  # not 2/3 of it (the 3-3-2 figure)
+
+
+def test_a_drumless_breakdown_between_funk_sections_stays_on_the_beat(tmp_path):
+    P = gen.Part
+    parts = [P("A", 4, "funk", 104), P("C", 4, "drumless", 104), P("A", 4, "funk", 104)]
+    path, truth = _song(tmp_path, "funk_breakdown", parts, seed=7)
+    assert _f(truth["beats"], analyze(path).beats) >= 0.95
+
+
+@pytest.mark.parametrize("groove, bpm, meter, seed", [("polka", 138, 2, 7), ("swing", 132, 4, 3)])
+def test_two_against_four_beats_a_bar_follows_the_harmonic_rhythm(tmp_path, groove, bpm, meter, seed):
+    """A polka's root-fifth bass alternates every 2-beat bar, a walking bass moves every beat: the
+    chords above them change every 2 beats in the one and every 4 in the other."""
+    P = gen.Part
+    bars = 8 if meter == 2 else 4
+    path, truth = _song(tmp_path, groove, [P(lab, bars, groove, bpm, meter=meter) for lab in "AB"], seed=seed)
+    result = analyze(path)
+    assert result.meter == meter
+    assert _f(truth["downbeats"], result.downbeats) >= 0.9
+
+
+@pytest.mark.parametrize("groove, bpm", [("waltz", 142), ("ballad3", 77)])
+def test_three_four_is_not_read_at_a_related_tempo_in_four(tmp_path, groove, bpm):
+    """At 2/3 or 4/3 of a waltz's tempo a 4-beat bar also repeats every bar; its beats do not."""
+    P = gen.Part
+    path, truth = _song(tmp_path, groove, [P(lab, 4, groove, bpm, meter=3) for lab in "AB"])
+    result = analyze(path)
+    assert result.meter == 3 and result.tempo == pytest.approx(bpm, rel=0.03)
+    assert _f(truth["beats"], result.beats) >= 0.95
