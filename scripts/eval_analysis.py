@@ -1,13 +1,14 @@
 """Score mvpipe.analysis against the synthetic evaluation set, with librosa's defaults as the baseline.
 
     .venv/bin/python scripts/make_eval_set.py                    # once: writes .mvpipe/evalset/
-    .venv/bin/python scripts/eval_analysis.py --split tuning     # or heldout, fresh; --per-song for detail
+    .venv/bin/python scripts/eval_analysis.py --split tuning     # or heldout, fresh, fresh2; --per-song for detail
 
 Prints a markdown table: beat F / CMLt / AMLt (mir_eval, +-70 ms, no 5 s trim so intros count),
 downbeat F, meter right, section boundary F at 0.5 s and 3 s (song start/end excluded), label
 pairwise F (primes ignored), warm seconds of analysis per minute of audio (median of --repeats
 runs, decoding included), and the cold first run of a 3-minute song in a fresh process with an
-empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine: compare the ratios, not the absolutes.
+empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine: compare the ratios, not the absolutes;
+the 1-minute load average is printed before and after the run.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--per-song", action="store_true")
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     index = json.loads((args.evalset / "index.json").read_text())
     names = [s["name"] for s in index if args.split in ("all", s["split"])]
     paths = [args.evalset / f"{n}.wav" for n in names]
@@ -159,7 +161,8 @@ def main() -> None:
     cols = [c for c in cols if any(c in r for r in rows.values())]
     ours_row, base_row = rows["mvpipe.analysis"], rows["librosa beat_track (defaults)"]
     minutes = sum(json.loads((args.evalset / f"{n}.json").read_text())["duration"] for n in names) / 60
-    print(f"{args.split} split: {len(names)} songs, {minutes:.1f} minutes of audio\n")
+    print(f"{args.split} split: {len(names)} songs, {minutes:.1f} minutes of audio; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n")
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for label, row in rows.items():
