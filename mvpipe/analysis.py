@@ -245,8 +245,9 @@ _CHORD_FMIN = 180.0  # Hz: above bass fundamentals, so a walking or root-fifth b
 
 def _band_onset(compressed: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Flux per frequency band, each scaled to its own loud onsets, shape (frames, bands): the bands
-    vote separately on the beat phase, so hi-hat and snare accents (which mark the beat in syncopated
-    grooves) are not outweighed by bass and chords pushed onto the off-beats. Not used to track."""
+    vote separately on the beat phase and weigh equally in what the tracker follows, so hi-hat and
+    snare accents (which mark the beat in syncopated grooves) are not outweighed by bass and chords
+    pushed onto the off-beats."""
     out = np.empty((compressed.shape[0], len(_BANDS) - 1), dtype=np.float32)
     for k, (lo, hi) in enumerate(zip(_BANDS[:-1], _BANDS[1:], strict=True)):
         flux = _flux(compressed[:, (centres >= lo) & (centres < hi)])
@@ -665,8 +666,8 @@ _THREE_IN_FOUR = 0.5
 
 
 def _bars_in_three(track: np.ndarray, beats: np.ndarray, downbeat_idx: np.ndarray) -> np.ndarray | None:
-    """Beats that split each bar in three, when the bar's onsets fall on its thirds nearly as
-    strongly as on its quarters; else None. The bar lines stay where they are."""
+    """Beats that split each bar in three, when the bar's onsets fall on its thirds at least
+    _THREE_IN_FOUR as strongly as on its quarters; else None. The bar lines stay where they are."""
     downs = beats[downbeat_idx]
     if len(downs) < 4:
         return None
