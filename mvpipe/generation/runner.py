@@ -439,8 +439,9 @@ class _Run:
     def _reconcile(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> str | None:
         found = provider.list_recent(clip.request, rec.created_at - 5.0, client)
         if found is None:
+            risk = "this one may be billed twice" if clip.caps.estimate(clip.request) > 0 else "it may run twice"
             self.say(f"{clip.label}: {provider.name} cannot list its jobs, so an interrupted submit cannot be "
-                     "checked; submitting again (this one may be billed twice)")
+                     f"checked; submitting again ({risk})")
             return None
         claimed = self.journal.claimed_ids(provider.name)
         fresh = [job_id for job_id in found if job_id not in claimed]

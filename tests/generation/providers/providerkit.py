@@ -8,6 +8,7 @@ speaks its protocol through the same scaffolding.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,10 +118,11 @@ def plan_for(folder: Path, spec: str, prompt: str = "an empty road at night") ->
     return plan(board, grid_song(), {spec: resolve(spec)[1]})
 
 
-def run(folder: Path, spec: str, prompt: str = "an empty road at night",
-        settings: RunnerSettings = FAST) -> GenerationResult:
+def run(folder: Path, spec: str, prompt: str = "an empty road at night", settings: RunnerSettings = FAST,
+        progress: Callable[[str], None] | None = None) -> GenerationResult:
     """Plan the two-shot storyboard for ``spec`` and generate its takes with test-speed settings."""
-    return generate(plan_for(folder, spec, prompt), Workspace(folder / ".mvpipe"), settings=settings)
+    return generate(plan_for(folder, spec, prompt), Workspace(folder / ".mvpipe"), settings=settings,
+                    progress=progress)
 
 
 def assert_all_done(result: GenerationResult) -> None:

@@ -116,6 +116,14 @@ def test_a_stuck_prompt_is_interrupted_and_run_once_more(srv: FakeServer, tmp_pa
     assert len(stuck) == 1 and stuck[0].cancelled and sum(srv.creates.values()) == 3
 
 
+def test_an_unanswered_submit_is_sent_again_without_talk_of_billing(srv: FakeServer, tmp_path) -> None:
+    srv.faults.statuses = {"submit": [503]}
+    said: list[str] = []
+    assert_all_done(run(tmp_path, "comfyui", progress=said.append))
+    warned = [s for s in said if "cannot list its jobs" in s]
+    assert warned and all("it may run twice" in s and "billed" not in s for s in warned)
+
+
 def test_no_workflow_is_bad_input(srv: FakeServer, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("COMFYUI_WORKFLOW")
     result = run(tmp_path, "comfyui")

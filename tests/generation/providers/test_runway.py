@@ -86,7 +86,7 @@ def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path
                         progress=said.append, settings=FAST)[("a", 0)]
         assert take.status == "done" and len(srv.jobs) == 1
         assert len(srv.requests_to("POST", "/v1/text_to_video")) == 3
-        assert any("cannot list its jobs" in s for s in said)
+        assert any("cannot list its jobs" in s and "may be billed twice" in s for s in said)
 
 
 def test_internal_bad_output_is_submitted_once_more_then_reported(tmp_path, workspace, point_at):
