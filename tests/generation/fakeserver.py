@@ -303,6 +303,9 @@ def _handler(srv: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_DELETE(self) -> None:
             self._serve("DELETE")
 
+        def do_PUT(self) -> None:
+            self._serve("PUT")
+
     return Handler
 
 

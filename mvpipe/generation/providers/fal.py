@@ -1,5 +1,6 @@
 """fal.ai's queue API as a gateway: ``POST queue.fal.run/{app}``, then ``/requests/{id}/status``
-and ``/requests/{id}`` (status and result paths drop the app's sub-path, as the SDK does).
+and ``/requests/{id}``, cancelled with ``PUT /requests/{id}/cancel`` (these paths drop the app's
+sub-path, as the SDK does).
 
 Auth is ``Authorization: Key $FAL_KEY``. A finished request with an ``error`` failed; content
 policy refusals come back as 422 and are not retried. Images travel inline as data URIs.
@@ -42,8 +43,7 @@ class FalProvider(GatewayProvider):
         return f"{request.model}#{reply['request_id']}"
 
     def poll(self, job_id: str, client: ApiClient) -> JobState:
-        model, request_id = self.split(job_id)
-        base = "/".join(model.split("/")[:2]) + f"/requests/{request_id}"
+        model, base = self.split(job_id)[0], self._requests(job_id)
         status = client.request("GET", f"{base}/status", params={"logs": "false"}).json()
         state = _STATES.get(status.get("status", ""), "running")
         if status.get("error"):
@@ -53,3 +53,12 @@ class FalProvider(GatewayProvider):
         url = self.entry(model).video_url(client.request("GET", base).json())
         return JobState(state="succeeded" if url else "failed", download_url=url,
                         error=None if url else "the result holds no video")
+
+    def cancel(self, job_id: str, client: ApiClient) -> bool:
+        client.request("PUT", f"{self._requests(job_id)}/cancel")
+        return True
+
+    def _requests(self, job_id: str) -> str:
+        """``{owner}/{app}/requests/{id}``: status, result and cancel drop the app's sub-path."""
+        model, request_id = self.split(job_id)
+        return "/".join(model.split("/")[:2]) + f"/requests/{request_id}"

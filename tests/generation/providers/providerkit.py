@@ -129,14 +129,16 @@ def assert_all_done(result: GenerationResult) -> None:
     assert [t.status for t in result.values()] == ["done"] * len(result), result.failure_table()
 
 
-def survives_faults(srv: FakeServer, folder: Path, spec: str) -> None:
+def survives_faults(srv: FakeServer, folder: Path, spec: str, cancels: bool = True) -> None:
     """The common fault drill: a 429 with Retry-After on submit, a 5xx on a poll, one stuck job
-    (cancelled and resubmitted once) and one truncated download (fetched again) -> every shot done."""
+    (cancelled where the API can, and resubmitted once) and one truncated download (fetched again)
+    -> every shot done."""
     srv.faults.statuses = {"submit": [429], "poll": [500]}
     srv.faults.retry_after, srv.faults.stuck, srv.faults.truncate = "0", 1, 1
     assert_all_done(run(folder, spec))
     assert sum(srv.creates.values()) == 3  # two shots, plus one replacement for the stuck job
     assert sorted(srv.downloads.values()) == [1, 2]
+    assert [j.cancelled for j in srv.jobs.values() if j.stuck] == [cancels]
 
 
 def moderated(srv: FakeServer, folder: Path, spec: str) -> str:

@@ -45,6 +45,9 @@ class FalQueue(Protocol):
         return {"detail": [{"loc": ["body"], "msg": message, "type": code or "server_error"}]}
 
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
+        if rec.method == "PUT" and (m := re.fullmatch(r"/[^/]+/[^/]+/requests/([^/]+)/cancel", rec.path)):
+            srv.job(m[1]).cancelled = True
+            return "cancel", {"status": "CANCELLATION_REQUESTED"}
         if m := re.fullmatch(r"/([^/]+/[^/]+)/requests/([^/]+)(/status)?", rec.path):
             job = srv.job(m[2])
             state, _ = job.state(time.time())
@@ -141,6 +144,8 @@ def test_fal_text_model_and_sdk_parses_our_replies(fal: FakeServer, tmp_path) ->
                                           client=httpx.Client(headers={"Authorization": f"Key {KEY}"}))
     assert isinstance(handle.status(), fal_client.Completed)
     assert handle.get()["video"]["url"].startswith(fal.cdn)
+    handle.cancel()                                   # the SDK's cancel is the request our adapter sends
+    assert fal.jobs[job].cancelled
 
 
 def test_fal_faults_and_422_moderation(fal: FakeServer, tmp_path) -> None:
