@@ -5,10 +5,13 @@ Machine takes keyframes (``keyframes.frame0/frame1``) only as image URLs, which 
 of for local files, so its models declare no first frame and characters reach them in words only;
 the Agents API takes inline images (``video.start_frame`` as ``{data, media_type}``), so ray-3.2
 gets characters as a first frame. Neither makes sound. Agents output links expire after an hour.
+An interrupted submit is found again on Dream Machine by its generation list (each generation echoes
+its request); the Agents API documents no list, so there it is submitted again, with a warning.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,14 @@ class LumaProvider(RemoteProvider):
     def video_url(self, gen: dict[str, Any]) -> str | None:
         return (gen.get("assets") or {}).get("video")
 
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Generations made since ``since`` whose echoed ``request`` is this clip's (``GET /generations``
+        lists newest first and each generation carries the body it was created from)."""
+        want = self.body(request, None)
+        gens = client.request("GET", "generations", params={"limit": 100, "offset": 0}).json()["generations"]
+        return [g["id"] for g in gens if _created(g) >= since
+                and all((g.get("request") or {}).get(k) == v for k, v in want.items())]
+
 
 class LumaAgentsProvider(LumaProvider):
     """Agents API: ray-3.2, 5 s or 10 s, first and last frame inline."""
@@ -84,3 +95,14 @@ class LumaAgentsProvider(LumaProvider):
 
     def video_url(self, gen: dict[str, Any]) -> str | None:
         return next((o["url"] for o in gen.get("output") or [] if o.get("type") == "video"), None)
+
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        return None  # no list of generations is documented for the Agents API
+
+
+def _created(gen: dict[str, Any]) -> float:
+    """A generation's ``created_at`` (ISO 8601) as a Unix time; 0 when missing or unreadable."""
+    try:
+        return datetime.fromisoformat(str(gen.get("created_at")).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

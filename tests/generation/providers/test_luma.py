@@ -43,6 +43,10 @@ class LumaGenerations(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         if rec.method == "POST" and rec.path == f"{self.prefix}/generations":
             return "submit", lambda: self.create(srv, json.loads(rec.body))
+        if rec.method == "GET" and rec.path == f"{self.prefix}/generations" and not self.agents:
+            gens = [self.generation(srv, job) for job in sorted(srv.jobs.values(), key=lambda j: -j.created)]
+            return "list", {"generations": gens[:int(rec.query.get("limit", ["10"])[0])], "count": len(gens),
+                            "has_more": False, "limit": 100, "offset": 0}
         if m := re.fullmatch(rf"{self.prefix}/generations/([^/]+)", rec.path):
             return "poll", self.generation(srv, srv.job(m[1]))
         if m := re.fullmatch(r"/cdn/([^/.]+)\.mp4", rec.path):
@@ -119,6 +123,15 @@ def test_agents_api_sends_the_first_frame_inline(agents: FakeServer, tmp_path) -
     assert (mara["type"], mara["model"], mara["video"]["duration"]) == ("video", "ray-3.2", "10s")
     with Image.open(io.BytesIO(base64.b64decode(mara["video"]["start_frame"]["data"]))) as frame:
         assert frame.size == (1280, 720) and mara["video"]["start_frame"]["media_type"] == "image/png"
+
+
+def test_a_lost_submit_reply_is_found_in_the_generation_list_not_paid_twice(dream: FakeServer, tmp_path) -> None:
+    dream.faults.lose_reply = 1                       # the job is created, the reply is a 500
+    said: list[str] = []
+    assert_all_done(run(tmp_path, "luma:ray-2", progress=said.append))
+    assert sum(dream.creates.values()) == 2 and any("from an interrupted run; resuming it" in m for m in said)
+    listed = lumaai.LumaAI(auth_token=KEY, base_url=dream.url + "/dream-machine/v1").generations.list(limit=100)
+    assert sorted(g.id for g in listed.generations) == sorted(dream.jobs)
 
 
 def test_faults(dream: FakeServer, tmp_path) -> None:
