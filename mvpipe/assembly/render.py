@@ -179,10 +179,10 @@ def _keep_and_prune(folder: Path, out: Path, used: list[Path]) -> tuple[int, int
 def default_jobs() -> int:
     """Pieces to encode at once: one per 4 cores, at most 4.
 
-    One x264 already runs ~1.5 threads per core: on 2 cores a second job bought no wall time and
-    doubled the peak memory (300-500 MB per 1080p x264; docs/benchmarks.md). On bigger machines
-    pieces side by side keep the cores busy through each piece's start and flush (not measured
-    here: no such machine).
+    One x264 already runs ~1.5 threads per core: on 2 cores a second job took 8 % off a draft
+    render's wall time but raised its peak memory from ~450 to 766 MB (docs/benchmarks.md). On
+    bigger machines pieces side by side keep the cores busy through each piece's start and flush
+    (not measured here: no such machine).
     """
     return max(1, min(4, (os.cpu_count() or 1) // 4))
 
