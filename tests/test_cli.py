@@ -247,6 +247,10 @@ shots:
     assert all(o["pieces_encoded"] == 0 and o["frames"] == 120 for o in report["outputs"])
     assert report["spent_usd"] == 0 and [r["status"] for r in report["estimate"]] == ["cached", "cached"]
     assert [(t["shot"], t["status"]) for t in report["takes"]] == [("highway", "done"), ("car", "done")]
+    assert main(["render", str(board), "--json", "--dry-run", "--retake", "car"]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert dry["dry_run"] and "outputs" not in dry and dry["to_spend_usd"] == 0
+    assert [(r["shot"], r["status"]) for r in dry["estimate"]] == [("highway", "cached"), ("car", "new")]
 
 
 def test_check_confirms_the_demo_against_its_manifest(demo) -> None:
