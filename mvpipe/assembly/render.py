@@ -104,14 +104,20 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         shots = ", ".join(plan.segments[s].shot for s in part.segments)
         say(f"encoded {part.kind} {shots} ({part.frames} frames{', outgoing frames from the lead' if lead_in else ''})")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs or default_jobs())) as pool:
+    def soundtrack() -> tuple[Path, Path]:
+        master = _audio(plan, takes, sources, workspace, loudness, warnings, say)
+        return master, _aac(master, enc)
+
+    # The soundtrack needs no piece, so it is mixed and encoded while they are, on a thread of its
+    # own so that the pieces' pool keeps its size (and its memory bound).
+    workers = max(1, jobs or default_jobs())
+    with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(max_workers=workers) as pool:
+        audio = side.submit(soundtrack)
         for i in todo.values():
             futures[i] = pool.submit(encode, i)
         for future in futures.values():
             future.result()
-
-    master = _audio(plan, takes, sources, workspace, loudness, warnings, say)
-    aac = _aac(master, enc)
+        master, aac = audio.result()
     say("joining pieces and muxing the song")
     _join(paths, aac, out, enc, plan)
 
