@@ -247,6 +247,9 @@ shots:
     assert all(o["pieces_encoded"] == 0 and o["frames"] == 120 for o in report["outputs"])
     assert report["spent_usd"] == 0 and [r["status"] for r in report["estimate"]] == ["cached", "cached"]
     assert [(t["shot"], t["status"]) for t in report["takes"]] == [("highway", "done"), ("car", "done")]
+    assert main(["plan", str(board)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("renders, all from the same takes: wide.mp4 (1280x720, cover, "
+                                                       "draft), wide-9x16.mp4 (720x1280, blur, draft)")
     assert main(["render", str(board), "--json", "--dry-run", "--retake", "car"]) == 0
     dry = json.loads(capsys.readouterr().out)
     assert dry["dry_run"] and "outputs" not in dry and dry["to_spend_usd"] == 0
