@@ -43,14 +43,14 @@ class FalProvider(GatewayProvider):
         return f"{request.model}#{reply['request_id']}"
 
     def poll(self, job_id: str, client: ApiClient) -> JobState:
-        model, base = self.split(job_id)[0], self._requests(job_id)
+        base = self._requests(job_id)
         status = client.request("GET", f"{base}/status", params={"logs": "false"}).json()
         state = _STATES.get(status.get("status", ""), "running")
         if status.get("error"):
             return JobState(state="failed", error=f"{status['error']} ({status.get('error_type', 'error')})")
         if state != "succeeded":
             return JobState(state=state)
-        url = self.entry(model).video_url(client.request("GET", base).json())
+        url = self.entry(self.split(job_id)[0]).video_url(client.request("GET", base).json())
         return JobState(state="succeeded" if url else "failed", download_url=url,
                         error=None if url else "the result holds no video")
 

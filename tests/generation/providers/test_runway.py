@@ -11,7 +11,16 @@ from fakeserver import FakeServer, Faults, RunwayTasks
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
-from mvpipe.generation.runner import generate
+from mvpipe.generation.provider import Take
+from mvpipe.generation.runner import RunnerSettings, generate
+from mvpipe.workspace import Workspace
+
+
+def _take(tmp_path, workspace: Workspace, shot: str = "a", number: int = 1, settings: RunnerSettings = FAST,
+          progress=None, **request) -> Take:
+    """Generate one gen4.5 shot through the runner and return its take."""
+    return generate(plan_of([clip_request("runway:gen4.5", shot, number, **request)], tmp_path), workspace,
+                    progress=progress, settings=settings)[(shot, 0)]
 
 
 def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, workspace, point_at, mara):
@@ -43,7 +52,7 @@ def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, wo
 def test_text_to_video_without_references_where_the_model_allows_it(tmp_path, workspace, point_at):
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
-        generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace, settings=FAST)
+        _take(tmp_path, workspace)
         assert len(srv.requests_to("POST", "/v1/text_to_video")) == 1
         assert not srv.requests_to("POST", "/v1/text_to_image")
 
@@ -52,8 +61,7 @@ def test_stuck_task_is_cancelled_and_submitted_once_more(tmp_path, workspace, po
     with FakeServer(RunwayTasks(), latency=0.2, faults=Faults(stuck=1)) as srv:
         point_at("runway", srv)
         said: list[str] = []
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
-                        progress=said.append, settings=replace(FAST, stall_timeout=0.3))[("a", 0)]
+        take = _take(tmp_path, workspace, progress=said.append, settings=replace(FAST, stall_timeout=0.3))
         [deleted] = srv.requests_to("DELETE", r"/v1/tasks/.+")
         stuck = deleted.path.rsplit("/", 1)[1]
         assert srv.jobs[stuck].stuck and srv.jobs[stuck].cancelled
@@ -64,16 +72,14 @@ def test_stuck_task_is_cancelled_and_submitted_once_more(tmp_path, workspace, po
 def test_refused_signed_link_is_refreshed_by_polling_again(tmp_path, workspace, point_at):
     with FakeServer(RunwayTasks(), faults=Faults(deny_links=1)) as srv:
         point_at("runway", srv)
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
-                        settings=FAST)[("a", 0)]
+        take = _take(tmp_path, workspace)
         assert take.status == "done" and len([r for r in srv.log if r.path.startswith("/cdn/")]) == 2
 
 
 def test_moderation_failure_carries_runways_reason(tmp_path, workspace, point_at):
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path),
-                        workspace, settings=FAST)[("a", 0)]
+        take = _take(tmp_path, workspace, prompt="FORBIDDEN", size="320x180")
     assert take.status == "failed" and take.error == ("Your prompt was flagged by our content moderation. "
                                                       "(SAFETY.INPUT.TEXT)")
 
@@ -82,8 +88,7 @@ def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path
     with FakeServer(RunwayTasks(), faults=Faults(statuses={"submit": [503, 502]}, retry_after="0")) as srv:
         point_at("runway", srv)
         said: list[str] = []
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
-                        progress=said.append, settings=FAST)[("a", 0)]
+        take = _take(tmp_path, workspace, progress=said.append)
         assert take.status == "done" and len(srv.jobs) == 1
         assert len(srv.requests_to("POST", "/v1/text_to_video")) == 3
         assert any("cannot list its jobs" in s and "may be billed twice" in s for s in said)
@@ -92,11 +97,9 @@ def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path
 def test_internal_bad_output_is_submitted_once_more_then_reported(tmp_path, workspace, point_at):
     with FakeServer(RunwayTasks(), faults=Faults(bad_output=1)) as srv:
         point_at("runway", srv)
-        take = generate(plan_of([clip_request("runway:gen4.5", "a", 1)], tmp_path), workspace,
-                        settings=FAST)[("a", 0)]
+        take = _take(tmp_path, workspace)
         assert take.status == "done" and len(srv.jobs) == 2 and not srv.jobs[take.job_id].broken
         srv.faults.bad_output = 2
-        take = generate(plan_of([clip_request("runway:gen4.5", "b", 2, size="320x180")], tmp_path), workspace,
-                        settings=FAST)[("b", 0)]
+        take = _take(tmp_path, workspace, "b", 2, size="320x180")
         assert take.status == "failed" and "INTERNAL.BAD_OUTPUT.CODE01" in take.error and "one retry" in take.error
         assert len(srv.jobs) == 4
