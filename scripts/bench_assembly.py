@@ -190,8 +190,9 @@ def run_moviepy(job: dict) -> None:
     enc = settings(w, h, fps, plan.quality, encoder="software")
     preset = enc.video_args[enc.video_args.index("-preset") + 1]
     crf = enc.video_args[enc.video_args.index("-crf") + 1]
+    bitrate = enc.audio_args[enc.audio_args.index("-b:a") + 1]
     video.write_videofile(job["out"], fps=fps, codec="libx264", preset=preset, audio_codec="aac",
-                          audio_bitrate=enc.audio_bitrate, ffmpeg_params=["-crf", crf, "-pix_fmt", "yuv420p"],
+                          audio_bitrate=bitrate, ffmpeg_params=["-crf", crf, "-pix_fmt", "yuv420p"],
                           threads=os.cpu_count(), logger=None)
 
 

@@ -21,15 +21,17 @@ from mvpipe.ffmpeg import ffmpeg_exe
 Codec = Literal["h264", "h265"]
 Quality = Literal["draft", "final"]
 
-# x264/x265 preset and CRF, x264 lookahead, scaler, AAC bitrate per quality preset. x264 medium
-# looks 40 frames ahead; at 1080p each is ~4 MB held per piece: 20 cut one piece's peak from
-# 529 to 395 MB for -0.02 dB PSNR/SSIM and -0.05 % size (measured; docs/benchmarks.md). Draft's
-# 10 is veryfast's own.
+# x264/x265 preset and CRF, x264 lookahead, scaler, AAC bitrate and coder, and how takes are
+# decoded, per quality preset. x264 medium looks 40 frames ahead; at 1080p each is ~4 MB held per
+# piece: 20 cut one piece's peak from 529 to 395 MB for -0.02 dB PSNR/SSIM and -0.05 % size
+# (measured; docs/benchmarks.md). Draft's 10 is veryfast's own. A draft skips the takes' in-loop
+# deblocking (-16 % decode CPU on 1080p60 H.264) and uses AAC's fast coder (half the CPU): a
+# preview's picture and sound need not be the final's.
 _QUALITY = {
     "final": {"preset": "medium", "crf": 18, "lookahead": 20, "hw_preset": "p5", "cq": 21, "scaler": "bicubic",
-              "abr": "192k"},
+              "abr": "192k", "aac": "twoloop", "decode": []},
     "draft": {"preset": "veryfast", "crf": 23, "lookahead": 10, "hw_preset": "p2", "cq": 27, "scaler": "bilinear",
-              "abr": "128k"},
+              "abr": "128k", "aac": "fast", "decode": ["-skip_loop_filter", "all"]},
 }
 
 # Hardware encoders worth trying, best first, with the extra input args and filter they need.
@@ -55,8 +57,9 @@ class EncoderSettings(BaseModel):
     fps: int
     timescale: int
     scaler: str
-    audio_bitrate: str
+    audio_args: list[str]
     input_args: list[str] = []
+    decode_args: list[str] = []  # for reading takes (not the lossless leads)
     filter_tail: str = ""
     video_args: list[str]
 
@@ -101,8 +104,9 @@ def settings(width: int, height: int, fps: int, quality: str = "final", codec: C
     args += ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"]
     timescale = 90000 if 90000 % fps == 0 else fps * 1000
     return EncoderSettings(codec=codec, encoder=name, quality=quality, width=width, height=height, fps=fps,
-                           timescale=timescale, scaler=q["scaler"], audio_bitrate=q["abr"],
-                           input_args=input_args, filter_tail=tail, video_args=args)
+                           timescale=timescale, scaler=q["scaler"],
+                           audio_args=["-c:a", "aac", "-aac_coder", q["aac"], "-b:a", q["abr"]],
+                           input_args=input_args, decode_args=q["decode"], filter_tail=tail, video_args=args)
 
 
 @functools.cache

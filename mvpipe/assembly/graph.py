@@ -89,7 +89,7 @@ def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSet
         if lead_out:
             window = window.model_copy(update={"frames": window.frames + lead_out})
         opts, chain = _window_chain(len(inputs), window, sources[window.segment], enc, fit)
-        inputs.append((opts, sources[window.segment].info.path))
+        inputs.append((enc.decode_args + opts, sources[window.segment].info.path))
         chains.append(f"{chain}[{name}]")
     if piece.kind == "transition":
         if piece.a is None:
@@ -142,16 +142,21 @@ def _fit(fit: str, enc: EncoderSettings, info: MediaInfo, index: int) -> str:
     """Scale/crop/pad to the output size (cover, contain, or contain over a blurred cover)."""
     w, h = enc.width, enc.height
     matrix = info.colorspace or ("bt709" if info.height >= 720 else "smpte170m")
+    tail = ",setsar=1,format=yuv420p"
+    if fit not in ("cover", "contain", "blur"):
+        raise MvpipeError(f"unknown fit {fit!r}; use cover, contain or blur.")
+    if (info.width, info.height, info.pix_fmt, matrix, info.full_range) == (w, h, "yuv420p", "bt709", False) \
+            and abs(info.sar - 1.0) < 1e-3:
+        # Already the output's size and colours: every fit is the picture itself, and a scaler
+        # that converts nothing still copies every pixel (~2 ms a 1080p frame). Tag it as scale would.
+        return "setparams=range=tv:colorspace=bt709" + tail
     conv = f"flags={enc.scaler}:in_color_matrix={matrix}:out_color_matrix=bt709:out_range=tv"
     cover = f"scale={w}:{h}:force_original_aspect_ratio=increase:{conv},crop={w}:{h}"
     inside = f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:{conv}"
-    tail = ",setsar=1,format=yuv420p"
     if fit == "cover":
         return cover + tail
     if fit == "contain":
         return f"{inside},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black" + tail
-    if fit != "blur":
-        raise MvpipeError(f"unknown fit {fit!r}; use cover, contain or blur.")
     # blur: the picture contained, over itself covered and blurred (blurred at 1/8 size: cheap).
     sw, sh = max(2, w // 16 * 2), max(2, h // 16 * 2)
     fg, bg, small = f"fg{index}", f"bg{index}", f"sm{index}"

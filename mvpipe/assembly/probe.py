@@ -32,6 +32,8 @@ class MediaInfo(BaseModel):
     rotation: int = 0
     sar: float = 1.0
     colorspace: str | None = None
+    pix_fmt: str = ""  # the decoded frames' pixel format
+    full_range: bool = False  # full-range (JPEG) levels, which the output must squeeze to TV range
     has_audio: bool = False
     audio_ok: bool = False
 
@@ -68,11 +70,13 @@ def _probe(path: Path, size: int, mtime_ns: int) -> MediaInfo:
         width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
         sar = float(vs.sample_aspect_ratio) if vs.sample_aspect_ratio else 1.0
         colorspace = _SPACES.get(int(first.colorspace)) if first.colorspace else None
+        full_range = int(first.color_range) == 2 or first.format.name.startswith("yuvj")
         audio_ok = _audio_decodes(path) if audio is not None else False
         end = _video_end(container, vs)
         start = container.start_time / 1_000_000 if container.start_time is not None else 0.0
     return MediaInfo(path=path, width=width, height=height, fps=float(rate), duration=end, start=start,
-                     rotation=rotation, sar=sar, colorspace=colorspace, has_audio=audio is not None, audio_ok=audio_ok)
+                     rotation=rotation, sar=sar, colorspace=colorspace, pix_fmt=first.format.name,
+                     full_range=full_range, has_audio=audio is not None, audio_ok=audio_ok)
 
 
 def _first_frame(container: av.container.InputContainer, vs: av.VideoStream) -> av.VideoFrame | None:

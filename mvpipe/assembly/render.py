@@ -60,64 +60,63 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     enc = settings(plan.width, plan.height, plan.fps, plan.quality, codec, encoder)
     parts = timeline.pieces(plan)
     need = timeline.needed_frames(plan, parts)
-    warnings: list[str] = []
-    sources: list[Source] = []
-    for k, seg in enumerate(plan.segments):
-        take = takes.get((seg.shot, seg.part))
-        if take is None:
+    for seg in plan.segments:
+        if (seg.shot, seg.part) not in takes:
             raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
-        src = source_for(probe(take.path), need[k], plan.fps, seg.if_short)
-        if need[k] > src.available:
-            how = f"slowed to {1 / src.speed:.0%} speed" if src.speed != 1.0 else "its last frame held"
-            warnings.append(f"shot '{seg.shot}': take is {src.available} frames, needs {need[k]}; {how}.")
-            say(f"warning: {warnings[-1]}")
-        sources.append(src)
-    commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
-    keys = [_key(c) for c in commands]
-    folder = workspace.pieces
-    paths = [folder / f"{key}.mp4" for key in keys]
-    todo: dict[str, int] = {}          # key -> index of the first piece with it, for pieces not cached
-    for i, (key, path) in enumerate(zip(keys, paths, strict=True)):
-        if key not in todo and not path.is_file():
-            todo[key] = i
-    say(f"{len(todo)} of {len(parts)} pieces to encode ({enc.encoder}), {len(parts) - len(todo)} cached")
-    # Transitions whose outgoing frames the body before them writes in this run (a lead left by an
-    # interrupted run is used too: it was written atomically and depends on nothing but the key).
-    handed = {i for i in todo.values() if i > 0 and todo.get(keys[i - 1]) == i - 1
-              and _hands_off(parts[i - 1], parts[i])}
-    leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
-    futures: dict[int, Future[None]] = {}
-
-    def encode(i: int) -> None:
-        part = parts[i]
-        if i in handed:
-            wait([futures[i - 1]])       # submitted first, so already running: no deadlock
-        lead_in = leads[i] if i in leads and leads[i].is_file() else None
-        lead_out = parts[i + 1].frames if i + 1 in handed else 0
-        cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
-            if lead_in or lead_out else commands[i]
-        try:
-            _encode_piece(cmd, paths[i], part.frames, leads[i + 1] if lead_out else None)
-        finally:
-            if lead_in is not None:
-                lead_in.unlink(missing_ok=True)
-        shots = ", ".join(plan.segments[s].shot for s in part.segments)
-        say(f"encoded {part.kind} {shots} ({part.frames} frames{', outgoing frames from the lead' if lead_in else ''})")
+    warnings: list[str] = []
+    sound_warnings: list[str] = []
 
     def soundtrack() -> tuple[Path, Path]:
-        master = _audio(plan, takes, sources, workspace, loudness, warnings, say)
+        master = _audio(plan, takes, workspace, loudness, sound_warnings, say)
         return master, _aac(master, enc)
 
-    # The soundtrack needs no piece, so it is mixed and encoded while they are, on a thread of its
-    # own so that the pieces' pool keeps its size (and its memory bound).
-    workers = max(1, jobs or default_jobs())
-    with ThreadPoolExecutor(max_workers=1) as side, ThreadPoolExecutor(max_workers=workers) as pool:
+    # The soundtrack needs no piece and no probe, so it is mixed and encoded from the start on a
+    # thread of its own: beside the probing (one core) and the pieces, whose pool keeps its size
+    # (and its memory bound).
+    with ThreadPoolExecutor(max_workers=1) as side:
         audio = side.submit(soundtrack)
-        for i in todo.values():
-            futures[i] = pool.submit(encode, i)
-        for future in futures.values():
-            future.result()
+        sources = _sources(plan, takes, need, warnings, say)
+        commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
+        keys = [_key(c) for c in commands]
+        folder = workspace.pieces
+        paths = [folder / f"{key}.mp4" for key in keys]
+        todo: dict[str, int] = {}          # key -> index of the first piece with it, for pieces not cached
+        for i, (key, path) in enumerate(zip(keys, paths, strict=True)):
+            if key not in todo and not path.is_file():
+                todo[key] = i
+        say(f"{len(todo)} of {len(parts)} pieces to encode ({enc.encoder}), {len(parts) - len(todo)} cached")
+        # Transitions whose outgoing frames the body before them writes in this run (a lead left by an
+        # interrupted run is used too: it was written atomically and depends on nothing but the key).
+        handed = {i for i in todo.values() if i > 0 and todo.get(keys[i - 1]) == i - 1
+                  and _hands_off(parts[i - 1], parts[i])}
+        leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
+        futures: dict[int, Future[None]] = {}
+
+        def encode(i: int) -> None:
+            part = parts[i]
+            if i in handed:
+                wait([futures[i - 1]])       # submitted first, so already running: no deadlock
+            lead_in = leads[i] if i in leads and leads[i].is_file() else None
+            lead_out = parts[i + 1].frames if i + 1 in handed else 0
+            cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
+                if lead_in or lead_out else commands[i]
+            try:
+                _encode_piece(cmd, paths[i], part.frames, leads[i + 1] if lead_out else None)
+            finally:
+                if lead_in is not None:
+                    lead_in.unlink(missing_ok=True)
+            shots = ", ".join(plan.segments[s].shot for s in part.segments)
+            via = ", outgoing frames from the lead" if lead_in else ""
+            say(f"encoded {part.kind} {shots} ({part.frames} frames{via})")
+
+        workers = max(1, jobs or default_jobs())
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for i in todo.values():
+                futures[i] = pool.submit(encode, i)
+            for future in futures.values():
+                future.result()
         master, aac = audio.result()
+    warnings += sound_warnings
     say("joining pieces and muxing the song")
     _join(paths, aac, out, enc, plan)
 
@@ -193,6 +192,20 @@ def default_jobs() -> int:
     return max(1, min(4, (os.cpu_count() or 1) // 4))
 
 
+def _sources(plan: Plan, takes: dict[tuple[str, int], Take], need: list[int], warnings: list[str],
+             say: Callable[[str], None]) -> list[Source]:
+    """Probe each segment's take and say how it covers the frames its pieces need."""
+    sources = []
+    for k, seg in enumerate(plan.segments):
+        src = source_for(probe(takes[(seg.shot, seg.part)].path), need[k], plan.fps, seg.if_short)
+        if need[k] > src.available:
+            how = f"slowed to {1 / src.speed:.0%} speed" if src.speed != 1.0 else "its last frame held"
+            warnings.append(f"shot '{seg.shot}': take is {src.available} frames, needs {need[k]}; {how}.")
+            say(f"warning: {warnings[-1]}")
+        sources.append(src)
+    return sources
+
+
 def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
     """True when ``transition``'s outgoing window continues ``body``'s window in the same take."""
     a = transition.a
@@ -211,14 +224,14 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, lead: Path | None = Non
             raise MvpipeError(f"piece {dest.name} has {got} frames, expected {frames}.")
 
 
-def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source], workspace: Workspace,
-           loudness: float | None, warnings: list[str], say: Callable[[str], None]) -> Path:
+def _audio(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, loudness: float | None,
+           warnings: list[str], say: Callable[[str], None]) -> Path:
     """The cached audio master for this plan: the song range plus any clip sounds, as float WAV."""
     clips = []
-    for seg, src in zip(plan.segments, sources, strict=True):
+    for seg in plan.segments:
         if seg.audio <= 0:
             continue
-        if not src.info.audio_ok:
+        if not probe(takes[(seg.shot, seg.part)].path).audio_ok:
             warnings.append(f"shot '{seg.shot}': audio level {seg.audio} but its take has no usable sound; "
                             "the song plays alone there.")
             say(f"warning: {warnings[-1]}")
@@ -238,11 +251,11 @@ def _audio(plan: Plan, takes: dict[tuple[str, int], Take], sources: list[Source]
 
 def _aac(master: Path, enc: EncoderSettings) -> Path:
     """The master encoded once to AAC and cached beside it: a re-render only copies it (saves ~2 s of 7)."""
-    dest = master.with_name(f"{master.stem}-aac-{enc.audio_bitrate}.m4a")
+    dest = master.with_name(f"{master.stem}-aac-{_hash(enc.audio_args)[:12]}.m4a")
     if not dest.is_file():
         with atomic_path(dest) as tmp:
-            run_ffmpeg(["-i", str(master), "-c:a", "aac", "-b:a", enc.audio_bitrate, "-ar", "48000", "-ac", "2",
-                        "-f", "mp4", str(tmp)], what="encoding the audio")
+            run_ffmpeg(["-i", str(master), *enc.audio_args, "-ar", "48000", "-ac", "2", "-f", "mp4", str(tmp)],
+                       what="encoding the audio")
     return dest
 
 
