@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/make_eval_set.py                    # once: writes .mvpipe/evalset/
     .venv/bin/python scripts/eval_analysis.py --split tuning     # or heldout, fresh, fresh2; --per-song for detail
+    .venv/bin/python scripts/make_eval_set.py --sweep 6          # the sweep outside the splits: .mvpipe/sweep/
+    .venv/bin/python scripts/eval_analysis.py --evalset .mvpipe/sweep --split sweep --no-speed --per-song
 
 Prints a markdown table: beat F / CMLt / AMLt (mir_eval, +-70 ms, no 5 s trim so intros count),
 downbeat F, meter right, section boundary F at 0.5 s and 3 s (song start/end excluded), label
@@ -122,7 +124,7 @@ def fmt(v: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--evalset", type=Path, default=ROOT / ".mvpipe/evalset")
-    parser.add_argument("--split", choices=["tuning", "heldout", "fresh", "fresh2", "all"], default="tuning")
+    parser.add_argument("--split", choices=["tuning", "heldout", "fresh", "fresh2", "sweep", "all"], default="tuning")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (median reported)")
     parser.add_argument("--cold-repeats", type=int, default=1)
     parser.add_argument("--no-speed", action="store_true", help="skip the warm/cold timings")

@@ -6,6 +6,7 @@ TimGM6mb.sf2 played through tinysoundfont), so a split can differ in sound as we
 key, seed and instruments. Repeated labels replay the same material (chords, riff, melody).
 
     .venv/bin/python scripts/make_eval_set.py [--out .mvpipe/evalset]
+    .venv/bin/python scripts/make_eval_set.py --sweep 6 [--out .mvpipe/sweep]   # outside every split
 
 writes ``<name>.wav`` and ``<name>.json`` (truth) per song and ``index.json``. Songs in the
 ``heldout`` split use other tempi, keys, seeds and the other renderer; tune on ``tuning`` only.
@@ -369,6 +370,37 @@ def extra_tuning_songs() -> list[Song]:
     return out
 
 
+# Outside every split: a sweep of the kinds whose meter is easy to confuse (4/4 grooves at tempi where
+# 3 beats a bar at 3/4 of the tempo is plausible, slow 3/4 arpeggios, waltzes), many seeds each, to
+# check that a meter rule tuned on the splits holds on songs nobody looked at. Seeds start at 10000,
+# so no sweep song repeats a split song's material.
+SWEEP_44 = ("rock", "half", "swing", "funk", "hiphop", "sparse", "drumless")
+SWEEP_44_BPM = (84.0, 104.0, 132.0)
+SWEEP_BALLAD_BPM = (76.0, 78.0, 80.0, 82.0, 84.0, 86.0, 88.0, 90.0)
+SWEEP_WALTZ_BPM = (120.0, 132.0, 144.0)
+
+
+def sweep_songs(seeds: int) -> list[Song]:
+    """``seeds`` songs per (kind, tempo, renderer) cell, split "sweep"; names carry kind and tempo."""
+    out: list[Song] = []
+
+    def add(kind: str, bpm: float, renderer: str, i: int, parts: list[Part], *tags: str) -> None:
+        out.append(Song(f"sweep_{kind}_{bpm:g}_{renderer}_{i}", "sweep", renderer, 10000 + len(out), parts,
+                        list(tags)))
+
+    for i in range(seeds):
+        for renderer in ("numpy", "gm"):
+            for groove in SWEEP_44:
+                for bpm in SWEEP_44_BPM:
+                    add(groove, bpm, renderer, i, _structure("ABAB", {"A": groove}, 4, bpm), "4/4", groove)
+            for bpm in SWEEP_BALLAD_BPM:
+                add("ballad3", bpm, renderer, i, _structure("ABAB", {"A": "ballad3"}, 4, bpm, meter=3),
+                    "3/4", "slow")
+            for bpm in SWEEP_WALTZ_BPM:
+                add("waltz", bpm, renderer, i, _structure("ABAB", {"A": "waltz"}, 4, bpm, meter=3), "3/4")
+    return out
+
+
 GM_PROGRAMS = [{"bass": 33, "chord": 0, "lead": 73}, {"bass": 38, "chord": 4, "lead": 56},
                {"bass": 32, "chord": 24, "lead": 81}, {"bass": 34, "chord": 48, "lead": 71}]
 
@@ -406,11 +438,20 @@ def make(song: Song, out_dir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(".mvpipe/evalset"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default .mvpipe/evalset (.mvpipe/sweep with --sweep)")
+    parser.add_argument("--sweep", type=int, default=0, metavar="SEEDS",
+                        help="write the sweep outside the splits instead: SEEDS songs per kind, tempo "
+                             "and renderer (split 'sweep'); the evaluation set is not touched")
+    parser.add_argument("--only", default=None, help="with --sweep: only names containing this")
     args = parser.parse_args()
+    args.out = args.out or Path(".mvpipe/sweep" if args.sweep else ".mvpipe/evalset")
     args.out.mkdir(parents=True, exist_ok=True)
     index = []
-    for song in songs():
+    chosen = sweep_songs(args.sweep) if args.sweep else songs()
+    if args.sweep and args.only:
+        chosen = [s for s in chosen if args.only in s.name]
+    for song in chosen:
         truth = make(song, args.out)
         index.append({"name": song.name, "split": song.split, "tags": song.tags})
         print(f"{song.name:28s} {song.renderer:5s} {truth['duration']:5.1f} s  {' '.join(song.tags)}")

@@ -298,6 +298,19 @@ def test_two_against_four_beats_a_bar_follows_the_harmonic_rhythm(tmp_path, groo
     assert _f(truth["downbeats"], result.downbeats) >= 0.9
 
 
+def test_a_soft_arpeggio_under_a_melody_is_read_in_three(tmp_path):
+    """A string arpeggio in eighths with no attack, 10 dB under a melody on sixteenths: mel flux hears
+    only the bass on 1 and the melody, which fit 4 beats a bar at 4/3 of the tempo as well as 3 (v16
+    read 107 BPM in 4); the arpeggio's new notes fall on the bar's sixths, not its eighths."""
+    pytest.importorskip("tinysoundfont")
+    P = gen.Part
+    truth = gen.make(gen.Song("soft_arp", "test", "gm", 11, [P(lab, 4, "ballad3", 80, meter=3) for lab in "AB"]),
+                     tmp_path)
+    result = analyze(tmp_path / "soft_arp.wav")
+    assert result.meter == 3 and result.tempo == pytest.approx(80, rel=0.03)
+    assert _f(truth["beats"], result.beats) >= 0.95
+
+
 @pytest.mark.parametrize("groove, bpm", [("waltz", 142), ("ballad3", 77)])
 def test_three_four_is_not_read_at_a_related_tempo_in_four(tmp_path, groove, bpm):
     """At 2/3 or 4/3 of a waltz's tempo a 4-beat bar also repeats every bar; its beats do not."""
