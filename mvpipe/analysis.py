@@ -686,7 +686,7 @@ def _downbeats(feats: _Features, beats: np.ndarray, *,
 _THREE_IN_FOUR = 0.5
 # ... or new notes on the bar's sixths (the eighths of 3/4) against its eighths (those of 4/4), as a
 # contrast (6 - 8) / (6 + 8), above which the bar is 3 beats: an arpeggio whose beats 2 and 3 carry
-# no accent still moves in eighths of three. 4/4 songs measured at most -0.29 (tuning), -0.04 (252
+# no accent still moves in eighths of three. 4/4 songs measured at most -0.29 (tuning), -0.04 (209
 # 4/4 songs of a sweep outside the splits); the 3/4 arpeggios v16 read in 4 (2 in the splits, 10 in
 # the sweep) 0.21 to 0.62, but for two at -0.03 and -0.40.
 _SIXTHS_IN_EIGHTHS = 0.1
