@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -91,6 +92,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                   and _hands_off(parts[i - 1], parts[i])}
         leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
         futures: dict[int, Future[None]] = {}
+        headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
+        workers = max(1, jobs or default_jobs())
+        ffmpegs = threading.Semaphore(workers)
 
         def encode(i: int) -> None:
             part = parts[i]
@@ -101,7 +105,8 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
                 if lead_in or lead_out else commands[i]
             try:
-                _encode_piece(cmd, paths[i], part.frames, leads[i + 1] if lead_out else None)
+                headers[keys[i]] = _encode_piece(cmd, paths[i], part.frames, ffmpegs,
+                                                 leads[i + 1] if lead_out else None)
             finally:
                 if lead_in is not None:
                     lead_in.unlink(missing_ok=True)
@@ -109,16 +114,19 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             via = ", outgoing frames from the lead" if lead_in else ""
             say(f"encoded {part.kind} {shots} ({part.frames} frames{via})")
 
-        workers = max(1, jobs or default_jobs())
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        # One thread more than FFmpeg runs: a piece's check overlaps the next piece's encode.
+        with ThreadPoolExecutor(max_workers=workers + 1) as pool:
             for i in todo.values():
                 futures[i] = pool.submit(encode, i)
+            for key, path in zip(keys, paths, strict=True):
+                if key not in todo and key not in headers:
+                    headers[key] = stream_facts(path).extradata
             for future in futures.values():
                 future.result()
         master, aac = audio.result()
     warnings += sound_warnings
     say("joining pieces and muxing the song")
-    _join(paths, aac, out, enc, plan)
+    _join(paths, set(headers.values()), aac, out, enc, plan)
 
     manifest = RenderManifest(
         output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
@@ -213,15 +221,22 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
             and a.segment == body.b.segment and a.offset == body.b.offset + body.b.frames)
 
 
-def _encode_piece(cmd: Command, dest: Path, frames: int, lead: Path | None = None) -> None:
-    """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically."""
+def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
+                  lead: Path | None = None) -> str:
+    """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
+
+    FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
+    not. Returns the piece's codec headers.
+    """
     with ExitStack() as stack:
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
-        run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
-        got = stream_facts(tmp).frames
-        if got != frames:
-            raise MvpipeError(f"piece {dest.name} has {got} frames, expected {frames}.")
+        with ffmpegs:
+            run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
+        facts = stream_facts(tmp)
+        if facts.frames != frames:
+            raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")
+    return facts.extradata
 
 
 def _audio(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, loudness: float | None,
@@ -259,9 +274,11 @@ def _aac(master: Path, enc: EncoderSettings) -> Path:
     return dest
 
 
-def _join(paths: list[Path], aac: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
-    """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename."""
-    headers = {stream_facts(p).extradata for p in dict.fromkeys(paths)}
+def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
+    """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename.
+
+    ``headers``: the distinct codec headers of the pieces (read as they were encoded or found).
+    """
     if len(headers) != 1:
         raise MvpipeError("pieces have different codec headers and cannot be joined; delete the piece cache "
                           f"({paths[0].parent}) and render again.")
