@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
     r.add_argument("--json", action="store_true",
                    help="print a report on stdout: outputs, takes, estimate and spend (instead of the paths)")
-    r.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once (default: one per 4 cores)")
+    r.add_argument("--jobs", type=_positive, metavar="N",
+                   help="pieces to encode at once (default: one per core at draft, one per 4 cores at final)")
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)

@@ -161,7 +161,7 @@ def run_mvpipe(job: dict) -> None:
     takes = {(s.shot, s.part): Take(shot=s.shot, key=s.shot, path=Path(p), seconds=s.requested_seconds,
                                     provider="bench", model="testsrc")
              for s, p in zip(plan.segments, job["takes"], strict=True)}
-    m = assemble(plan, takes, Workspace(Path(job["workspace"])), Path(job["out"]), jobs=job.get("jobs", 1),
+    m = assemble(plan, takes, Workspace(Path(job["workspace"])), Path(job["out"]), jobs=job.get("jobs"),
                  encoder="software")
     Path(job["out"] + ".stats.json").write_text(json.dumps({"encoded": m.encoded, "reused": m.reused}))
 
@@ -197,9 +197,14 @@ def run_moviepy(job: dict) -> None:
 
 
 def floor_cmd(source: Path, dest: Path, plan: Plan) -> list[str]:
+    """The same encoder settings, except threads: one stream on one thread would be a straw man, so the
+    floor lets x264 thread itself (as many frame threads as it likes, on every core)."""
     enc = settings(plan.width, plan.height, plan.fps, plan.quality, encoder="software")
+    args = list(enc.video_args)
+    if "-threads" in args:
+        del args[args.index("-threads"):args.index("-threads") + 2]
     return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
-            "-map", "0:v", "-map", "0:a", *enc.video_args, "-c:a", "copy", "-movflags", "+faststart", str(dest)]
+            "-map", "0:v", "-map", "0:a", *args, "-c:a", "copy", "-movflags", "+faststart", str(dest)]
 
 
 # ---------------------------------------------------------------- driver
@@ -264,7 +269,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="8 takes, 20 s, 720p30: a smoke run in a minute or two")
     ap.add_argument("--qualities", default="final,draft")
-    ap.add_argument("--jobs", type=int, default=1, help="pieces mvpipe encodes at once")
+    ap.add_argument("--jobs", type=int, default=None, help="pieces mvpipe encodes at once (default: mvpipe's)")
     ap.add_argument("--skip-moviepy", action="store_true")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mvpipe-bench"))
     ap.add_argument("--child", nargs=2, metavar=("KIND", "JOB"), help=argparse.SUPPRESS)

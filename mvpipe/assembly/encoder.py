@@ -21,17 +21,21 @@ from mvpipe.ffmpeg import ffmpeg_exe
 Codec = Literal["h264", "h265"]
 Quality = Literal["draft", "final"]
 
-# x264/x265 preset and CRF, x264 lookahead, scaler, AAC bitrate and coder, and how takes are
-# decoded, per quality preset. x264 medium looks 40 frames ahead; at 1080p each is ~4 MB held per
-# piece: 20 cut one piece's peak from 529 to 395 MB for -0.02 dB PSNR/SSIM and -0.05 % size
-# (measured; docs/benchmarks.md). Draft's 10 is veryfast's own. A draft skips the takes' in-loop
-# deblocking (-16 % decode CPU on 1080p60 H.264) and uses AAC's fast coder (half the CPU): a
-# preview's picture and sound need not be the final's.
+# x264/x265 preset and CRF, x264 lookahead and threads, scaler, AAC bitrate and coder, and how takes
+# are decoded, per quality preset. x264 medium looks 40 frames ahead; at 1080p each is ~4 MB held
+# per piece: 20 cut one piece's peak from 529 to 395 MB for -0.02 dB PSNR/SSIM and -0.05 % size
+# (measured; docs/benchmarks.md). A draft encodes each piece on one thread (x264 and the decoder),
+# several pieces at once (see ``render.default_jobs``): a piece of a few seconds never fills x264's
+# frame threads, two single-threaded pieces keep two cores busy. Looking 5 frames ahead instead of
+# veryfast's 10 keeps two such pieces within ~550 MB (-34 MB each, -0.35 dB, -3.5 % size). A draft
+# also skips the takes' in-loop deblocking (-16 % decode CPU on 1080p60 H.264) and uses AAC's fast
+# coder (half the CPU): a preview's picture and sound need not be the final's.
 _QUALITY = {
-    "final": {"preset": "medium", "crf": 18, "lookahead": 20, "hw_preset": "p5", "cq": 21, "scaler": "bicubic",
-              "abr": "192k", "aac": "twoloop", "decode": []},
-    "draft": {"preset": "veryfast", "crf": 23, "lookahead": 10, "hw_preset": "p2", "cq": 27, "scaler": "bilinear",
-              "abr": "128k", "aac": "fast", "decode": ["-skip_loop_filter", "all"]},
+    "final": {"preset": "medium", "crf": 18, "lookahead": 20, "threads": 0, "hw_preset": "p5", "cq": 21,
+              "scaler": "bicubic", "abr": "192k", "aac": "twoloop", "decode": []},
+    "draft": {"preset": "veryfast", "crf": 23, "lookahead": 5, "threads": 1, "hw_preset": "p2", "cq": 27,
+              "scaler": "bilinear", "abr": "128k", "aac": "fast",
+              "decode": ["-skip_loop_filter", "all", "-threads", "1"]},
 }
 
 # Hardware encoders worth trying, best first, with the extra input args and filter they need.
@@ -60,6 +64,7 @@ class EncoderSettings(BaseModel):
     audio_args: list[str]
     input_args: list[str] = []
     decode_args: list[str] = []  # for reading takes (not the lossless leads)
+    piece_threads: int = 0  # threads one piece's encoder uses; 0 when the encoder decides
     filter_tail: str = ""
     video_args: list[str]
 
@@ -84,9 +89,12 @@ def settings(width: int, height: int, fps: int, quality: str = "final", codec: C
     input_args: list[str] = []
     tail = ""
     args = ["-c:v", name]
+    threads = 0
     if name == "libx264":
+        threads = q["threads"]
         args += ["-preset", q["preset"], "-crf", str(q["crf"]), "-rc-lookahead", str(q["lookahead"]),
                  "-profile:v", "high", "-level:v", _h264_level(width, height, fps)]
+        args += ["-threads", str(threads)] if threads else []
     elif name == "libx265":
         args += ["-preset", q["preset"], "-crf", str(q["crf"]), "-tag:v", "hvc1",
                  "-x265-params", "log-level=error"]
@@ -106,7 +114,8 @@ def settings(width: int, height: int, fps: int, quality: str = "final", codec: C
     return EncoderSettings(codec=codec, encoder=name, quality=quality, width=width, height=height, fps=fps,
                            timescale=timescale, scaler=q["scaler"],
                            audio_args=["-c:a", "aac", "-aac_coder", q["aac"], "-b:a", q["abr"]],
-                           input_args=input_args, decode_args=q["decode"], filter_tail=tail, video_args=args)
+                           input_args=input_args, decode_args=q["decode"], piece_threads=threads, filter_tail=tail,
+                           video_args=args)
 
 
 @functools.cache

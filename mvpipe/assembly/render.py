@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 from mvpipe.assembly import timeline
@@ -67,13 +67,17 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     warnings: list[str] = []
     sound_warnings: list[str] = []
 
+    workers = max(1, jobs or default_jobs(enc))
+    ffmpegs = threading.Semaphore(workers)    # FFmpeg runs at once: the memory bound
+
     def soundtrack() -> tuple[Path, Path]:
-        master = _audio(plan, takes, workspace, loudness, sound_warnings, say)
-        return master, _aac(master, enc)
+        with ffmpegs if workers > 1 else nullcontext():
+            master = _audio(plan, takes, workspace, loudness, sound_warnings, say)
+            return master, _aac(master, enc)
 
     # The soundtrack needs no piece and no probe, so it is mixed and encoded from the start on a
-    # thread of its own: beside the probing (one core) and the pieces, whose pool keeps its size
-    # (and its memory bound).
+    # thread of its own, beside the probing (one core). Beside a single piece it runs freely (~90 MB);
+    # where several pieces run at once it takes the place of one.
     with ThreadPoolExecutor(max_workers=1) as side:
         audio = side.submit(soundtrack)
         sources = _sources(plan, takes, need, warnings, say)
@@ -93,8 +97,6 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
         futures: dict[int, Future[None]] = {}
         headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
-        workers = max(1, jobs or default_jobs())
-        ffmpegs = threading.Semaphore(workers)
 
         def encode(i: int) -> None:
             part = parts[i]
@@ -189,15 +191,16 @@ def _keep_and_prune(folder: Path, out: Path, used: list[Path]) -> tuple[int, int
     return removed, freed
 
 
-def default_jobs() -> int:
-    """Pieces to encode at once: one per 4 cores, at most 4.
+def default_jobs(enc: EncoderSettings) -> int:
+    """Pieces to encode at once: one per core for an encoder that runs on one thread (a draft's
+    x264; at most 8, each holds ~250 MB at 1080p), else one per 4 cores (at most 4).
 
-    One x264 already runs ~1.5 threads per core: on 2 cores a second job took 8 % off a draft
-    render's wall time but raised its peak memory from ~450 to 766 MB (docs/benchmarks.md). On
-    bigger machines pieces side by side keep the cores busy through each piece's start and flush
-    (not measured here: no such machine).
+    A threaded x264 already runs ~1.5 threads per core: on 2 cores a second job took 8 % off a draft
+    render's wall time but raised its peak memory from ~450 to 766 MB (docs/benchmarks.md). Two
+    single-threaded pieces side by side keep both cores busy through each piece's start and flush.
     """
-    return max(1, min(4, (os.cpu_count() or 1) // 4))
+    cores = os.cpu_count() or 1
+    return max(1, min(8, cores)) if enc.piece_threads == 1 else max(1, min(4, cores // 4))
 
 
 def _sources(plan: Plan, takes: dict[tuple[str, int], Take], need: list[int], warnings: list[str],
