@@ -17,9 +17,9 @@ from pydantic import BaseModel
 
 from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe
+from mvpipe.storyboard import Quality
 
 Codec = Literal["h264", "h265"]
-Quality = Literal["draft", "final"]
 
 # x264/x265 preset and CRF, x264 lookahead and threads, scaler, AAC bitrate and coder, and how takes
 # are decoded, per quality preset. x264 medium looks 40 frames ahead; at 1080p each is ~4 MB held
@@ -27,7 +27,7 @@ Quality = Literal["draft", "final"]
 # (measured; docs/benchmarks.md). A draft encodes each piece on one thread (x264 and the decoder),
 # several pieces at once (see ``render.default_jobs``): a piece of a few seconds never fills x264's
 # frame threads, two single-threaded pieces keep two cores busy. Looking 5 frames ahead instead of
-# veryfast's 10 keeps two such pieces within ~550 MB (-34 MB each, -0.35 dB, -3.5 % size). A draft
+# veryfast's 10 keeps two such pieces under 600 MB (-34 MB each, -0.35 dB, -3.5 % size). A draft
 # also skips the takes' in-loop deblocking (-16 % decode CPU on 1080p60 H.264) and uses AAC's fast
 # coder (half the CPU): a preview's picture and sound need not be the final's.
 _QUALITY = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
@@ -45,7 +46,11 @@ def probe(path: Path) -> MediaInfo:
         st = os.stat(path)
     except FileNotFoundError:
         raise MvpipeError(f"take file not found: {path}") from None
-    return _probe(path, st.st_size, st.st_mtime_ns)
+    with _PROBING:     # the soundtrack's thread and the main one may ask for the same take at once
+        return _probe(path, st.st_size, st.st_mtime_ns)
+
+
+_PROBING = threading.Lock()
 
 
 _SPACES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 9: "bt2020nc", 10: "bt2020c"}
