@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="print a report on stdout: outputs, takes, estimate and spend (instead of the paths)")
     r.add_argument("--jobs", type=_positive, metavar="N",
                    help="pieces to encode at once (default: one per core at draft, one per 4 cores at final)")
+    r.add_argument("--export", metavar="FORMATS",
+                   help="also write each video's timeline beside it: otio, fcpxml, edl (comma-separated)")
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)
@@ -82,6 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("video", type=Path)
     ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
     ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+
+    ex = sub.add_parser("export", help="the cut as an editor's timeline (OpenTimelineIO, FCPXML, EDL), no render")
+    ex.add_argument("storyboard", type=Path)
+    ex.add_argument("--format", default="otio", metavar="otio|fcpxml|edl", help="one or more, comma-separated")
+    ex.add_argument("-o", dest="export_to", type=Path, metavar="FILE",
+                    help="where the main output's timeline goes (default: beside its video, e.g. out/demo.otio)")
+    ex.add_argument("--downbeats", action="store_true", help="a marker on every bar, besides the sections")
+    ex.add_argument("--generator", metavar="SPEC", help="as given to render")
+
+    sub.add_parser("schema", help="the storyboard's JSON Schema, for editors that complete and check YAML")
     return p
 
 
@@ -200,6 +212,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from mvpipe.assembly import assemble, manifest_path
+    from mvpipe.export import parse_formats
     from mvpipe.generation.runner import generate
     from mvpipe.planner import for_output
 
@@ -207,6 +220,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     outputs = board.outputs()                     # a clash of output paths fails before anything is paid
     workspace = Workspace.for_storyboard(args.storyboard)
     take_numbers = workspace.take_numbers()
+    formats = parse_formats(args.export, "--export") if args.export else []
     shots = {s.id: s for s in board.shots}
     for shot in args.retake:
         if shot not in shots:
@@ -214,7 +228,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
                              hint=f"Shots: {', '.join(shots)}.")
         take_numbers[shot] = take_numbers.get(shot, shots[shot].take) + 1
         _progress(f"shot '{shot}': asking for take {take_numbers[shot]}")
-    _, result = _plan(board, _progress, take_numbers)
+    analysis, result = _plan(board, _progress, take_numbers)
     _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
               f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
     # the budget counts only new spending: cached takes and journaled jobs are already paid for
@@ -237,6 +251,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
                        "seconds": manifest.seconds, "warnings": manifest.warnings})
         if not args.json:
             print(video.output)
+        for path in _export(board, video, takes, analysis, formats):
+            videos[-1].setdefault("exports", []).append(str(path))
+            if not args.json:
+                print(path)
     _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
     if args.json:
         report |= {"outputs": videos, "spent_usd": takes.spent_usd,
@@ -305,6 +323,53 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _export(board: Storyboard, video, takes, analysis, formats: list[str], *, to: Path | None = None,
+            downbeats: bool = False) -> list[Path]:
+    """Write ``video``'s timeline in each of ``formats`` (beside the video, or to ``to``); the paths written."""
+    from mvpipe.export import build, export_path, write
+
+    if not formats:
+        return []
+    tl = build(video, takes, analysis, downbeats=downbeats)
+    inputs = [board.source, board.song, *(t.path for t in takes.values()),
+              *(r for c in board.characters.values() for r in c.references),
+              *(s.footage for s in board.shots if s.footage is not None)]
+    return [write(tl, fmt, to or export_path(video.output, fmt), protect=[p for p in inputs if p])
+            for fmt in formats]
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from mvpipe.export import check_dest, parse_formats
+    from mvpipe.generation.runner import existing_takes
+    from mvpipe.planner import for_output
+
+    formats = parse_formats(args.format)
+    if args.export_to is not None and len(formats) > 1:
+        raise InputError("-o names one file, but several formats were asked for.", field="-o",
+                         hint="Leave out -o (each goes beside its video), or ask for one format.")
+    if args.export_to is not None:
+        check_dest(formats[0], args.export_to)
+    board = _load(args)
+    workspace = Workspace.for_storyboard(args.storyboard)
+    analysis, result = _plan(board, _progress, workspace.take_numbers())
+    takes = existing_takes(result, workspace)
+    missing = [t.shot for t in takes.values() if t.status != "done"]
+    if missing:
+        _progress(f"warning: no take yet for {', '.join(missing)}: their animatic cards stand in")
+    for i, output in enumerate(board.outputs()):
+        for path in _export(board, for_output(result, output), takes, analysis, formats,
+                            to=args.export_to if i == 0 else None, downbeats=args.downbeats):
+            print(path)
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from mvpipe.schema import schema_json
+
+    print(schema_json())
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
@@ -312,6 +377,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "providers": _cmd_providers,
     "check": _cmd_check,
     "status": _cmd_status,
+    "export": _cmd_export,
+    "schema": _cmd_schema,
 }
 
 

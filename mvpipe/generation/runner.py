@@ -194,6 +194,24 @@ def status(plan: Plan, workspace: Workspace) -> list[ShotStatus]:
         run.close()
 
 
+def existing_takes(plan: Plan, workspace: Workspace) -> GenerationResult:
+    """The takes a render would use now, generating nothing: each segment's cached take, or the
+    'skipped' animatic card :func:`generate` puts in its place (for an export before any render)."""
+    run = _Run(plan, workspace, None, RunnerSettings())
+    try:
+        clips = run.clips(set())
+        takes = {}
+        for clip in clips:
+            key = run.key_of(clip) or _key(clip)
+            path = workspace.takes / f"{key}.mp4"
+            takes[(clip.request.shot, clip.request.part)] = (
+                run._done(clip, key, path, clip_seconds(path, decode=False)) if path.is_file()
+                else run._stand_in(clip, key, "skipped", "NOT GENERATED YET"))
+        return GenerationResult(takes, run.estimate(clips), 0.0)
+    finally:
+        run.close()
+
+
 def status_table(rows: list[ShotStatus]) -> str:
     """``status`` rows as a table for the terminal."""
     lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'USD':>7}  {'job':<24} error"]
