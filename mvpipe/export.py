@@ -65,7 +65,7 @@ def build(plan: Plan, takes: Mapping[tuple[str, int], Take], analysis: SongAnaly
             if k == 0:  # a fade-in: a dissolve from nothing, all of it after the cut
                 video.append(otio.schema.Gap(source_range=Range(RT(0, fps), RT(0, fps))))
             video.append(_transition(seg, frames, fps))
-        video.append(_clip(seg, take, src, fps, head=seg.head_frames if k else 0))
+        video.append(_clip(seg, take, src, fps, head=seg.head_frames if k else 0, need=need[k]))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(_song(plan, analysis))
     tl.tracks.extend([video, audio])
@@ -78,8 +78,11 @@ def _rate(fps: float) -> float:
     return float(round(fps)) if abs(fps - round(fps)) < 1e-3 else fps
 
 
-def _clip(seg: Segment, take: Take, src: Source, fps: int, head: int) -> otio.schema.Clip:
-    """The segment's take from output frame ``start_frame``; the take's frame 0 plays ``head`` frames earlier."""
+def _clip(seg: Segment, take: Take, src: Source, fps: int, head: int, need: int) -> otio.schema.Clip:
+    """The segment's take from output frame ``start_frame``; the take's frame 0 plays ``head`` frames earlier.
+
+    ``need``: output frames the render reads from the take (head, body and tail), which may be more
+    than it holds: then the render slows it (a time warp here) or holds its last frame (noted)."""
     rate = _rate(src.info.fps)
     per_frame = rate / (fps * src.speed)          # take frames per output frame
     ref = otio.schema.ExternalReference(
@@ -98,8 +101,8 @@ def _clip(seg: Segment, take: Take, src: Source, fps: int, head: int) -> otio.sc
         "record_end_frame": seg.end_frame}
     if src.speed != 1.0:                          # a short take slowed to fit (if_short: slow)
         clip.effects.append(otio.schema.LinearTimeWarp(name="slow to fit", time_scalar=1 / src.speed))
-    elif src.available < head + seg.frames + seg.tail_frames:
-        clip.metadata["mvpipe"]["held_from_frame"] = src.available  # the render holds the last frame
+    elif src.available < need:                    # output frames into the take where its last frame is held
+        clip.metadata["mvpipe"]["held_from_frame"] = src.available
     return clip
 
 

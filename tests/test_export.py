@@ -17,6 +17,7 @@ import pytest
 
 from mvpipe.assembly import manifest_path
 from mvpipe.cli import main
+from mvpipe.ffmpeg import run_ffmpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 SONG = ROOT / "assets" / "demo_song.mp3"
@@ -285,3 +286,53 @@ def test_melt_plays_the_exported_edit_with_the_same_cuts(project, tmp_path: Path
             assert ours_at == theirs_at == seg["start_frame"], (seg["shot"], ours_at, theirs_at)
     outside = [f for f in range(len(ours)) if not any(a <= f < b for a, b in windows)]
     assert np.abs(ours[outside] - theirs[outside]).max() < 8   # every other frame: the same picture
+
+
+def test_source_ranges_are_in_each_takes_own_rate(tmp_path: Path, monkeypatch, capsys) -> None:
+    """24 fps footage in a 30 fps video: ranges in take frames; a short take slowed or held as the render does."""
+    monkeypatch.setenv("MVPIPE_CACHE", str(tmp_path / "cache"))
+    for name, colour, seconds in (("long", "red", 3), ("short", "green", 0.5), ("held", "blue", 0.5)):
+        run_ffmpeg(["-f", "lavfi", "-i", f"color=c={colour}:s=320x180:r=24:d={seconds}", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(tmp_path / f"{name}.mp4")], what="a test clip")
+    board = tmp_path / "board.yaml"
+    board.write_text(f"""\
+mvpipe: 1
+song: {SONG}
+output: {{height: 720, fps: 30, quality: draft, path: out/mixed.mp4}}
+timing: {{end: 4}}
+shots:
+  - {{id: long, length: 1 bar, footage: long.mp4}}
+  - {{id: short, length: 2 beats, footage: short.mp4, if_short: slow, transition: crossfade}}
+  - {{id: held, length: 2 beats, footage: held.mp4}}
+""")
+    assert main(["render", str(board), "--export", "otio"]) == 0     # footage becomes a take when rendered
+    capsys.readouterr()
+    tl = otio.adapters.read_from_file(str(tmp_path / "out" / "mixed.otio"))
+    long, short, held = tl.video_tracks()[0].find_clips()
+    assert {c.source_range.start_time.rate for c in (long, short, held)} == {24}
+    # 1 bar at 120 BPM = 60 frames at 30 fps = 48 take frames; the crossfade (1 beat, 15 frames) takes
+    # 7 frames of 'short' before its cut, and its 0.5 s take is slowed to fill 7 + 30 frames: 15/37 speed
+    assert (long.source_range.start_time.value, long.source_range.duration.value) == (0, 48)
+    assert short.source_range.start_time.value == pytest.approx(7 * 24 / 30 * 15 / 37)
+    assert short.source_range.duration.value == pytest.approx(30 * 24 / 30)
+    (warp,) = short.effects
+    assert isinstance(warp, otio.schema.LinearTimeWarp) and warp.time_scalar == pytest.approx(15 / 37)
+    assert short.media_reference.available_range.duration.value == pytest.approx(12)
+    assert len(held.effects) == 0 and held.metadata["mvpipe"]["held_from_frame"] == 15
+    assert [round(c.trimmed_range_in_parent().start_time.rescaled_to(30).value) for c in (long, short, held)] \
+        == [0, 60, 90]
+    manifest = json.loads(manifest_path(tmp_path / "out" / "mixed.mp4").read_text())
+    assert [s["speed"] for s in manifest["segments"]] == [1.0, pytest.approx(37 / 15), 1.0]
+
+
+def test_downbeats_on_request_are_markers_on_their_frames(project, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MVPIPE_CACHE", str(project["folder"] / "cache"))
+    dest = tmp_path / "bars.otio"
+    assert main(["export", str(project["board"]), "--format", "otio", "--downbeats", "-o", str(dest)]) == 0
+    capsys.readouterr()
+    bars = [m for m in _read(dest).tracks.markers if m.metadata["mvpipe"]["kind"] == "downbeat"]
+    wanted = [round((t - 2) * FPS) for t in project["analysis"]["downbeats"] if 0 <= round((t - 2) * FPS) < 288]
+    assert len(wanted) >= 5
+    assert [round(m.marked_range.start_time.value) for m in bars] == wanted
+    assert not [m for m in _read(project["video"].with_suffix(".otio")).tracks.markers
+                if m.metadata["mvpipe"]["kind"] == "downbeat"]
