@@ -221,6 +221,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     workspace = Workspace.for_storyboard(args.storyboard)
     take_numbers = workspace.take_numbers()
     formats = parse_formats(args.export, "--export") if args.export else []
+    _check_rates(board, formats)                  # an fps the format cannot hold fails before anything is paid
     shots = {s.id: s for s in board.shots}
     for shot in args.retake:
         if shot not in shots:
@@ -338,6 +339,16 @@ def _export(board: Storyboard, video, takes, analysis, formats: list[str], *, to
             for fmt in formats]
 
 
+def _check_rates(board: Storyboard, formats: list[str]) -> None:
+    from mvpipe.export import check_rate
+
+    for fmt in formats:
+        try:
+            check_rate(fmt, board.output.fps)
+        except InputError as exc:
+            raise board.error(exc.message, "output", "fps", hint=exc.hint) from None
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from mvpipe.export import check_dest, parse_formats
     from mvpipe.generation.runner import existing_takes
@@ -350,6 +361,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.export_to is not None:
         check_dest(formats[0], args.export_to)
     board = _load(args)
+    _check_rates(board, formats)
     workspace = Workspace.for_storyboard(args.storyboard)
     analysis, result = _plan(board, _progress, workspace.take_numbers())
     takes = existing_takes(result, workspace)

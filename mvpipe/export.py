@@ -151,6 +151,19 @@ def _marker(name: str, frame: int, fps: int, colour: str, meta: dict) -> otio.sc
     return marker
 
 
+def check_rate(fmt: str, fps: int) -> None:
+    """Refuse (exit 2) a frame rate the format cannot hold, before anything is rendered: a one-frame
+    timeline goes through the same writer."""
+    tl = otio.schema.Timeline(name="check", global_start_time=RT(0, fps))
+    tl.metadata["mvpipe"] = {"fps": fps}
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Clip(name="check", media_reference=otio.schema.ExternalReference(
+        target_url="file:///check.mp4", available_range=Range(RT(0, fps), RT(1, fps))),
+        source_range=Range(RT(0, fps), RT(1, fps))))
+    tl.tracks.append(track)
+    _text(tl, fmt, FORMATS[fmt][0])
+
+
 def check_dest(fmt: str, dest: Path) -> Path:
     """``dest`` if its suffix is the format's: an export never lands on a video or other file by a slip."""
     dest, suffix = Path(dest), FORMATS[fmt][1]

@@ -230,13 +230,14 @@ def test_an_unknown_format_stops_render_before_anything_is_made(tmp_path: Path, 
     assert not (tmp_path / ".mvpipe").exists()
 
 
-def test_fps_without_timecode_is_refused_for_edl(project, tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("MVPIPE_CACHE", str(project["folder"] / "cache"))
+def test_a_rate_the_format_cannot_hold_is_refused_before_anything_is_made(tmp_path: Path, capsys) -> None:
     board = tmp_path / "board.yaml"
     board.write_text(BOARD.replace(f"fps: {FPS}", "fps: 12"))
     assert main(["export", str(board), "--format", "edl"]) == 2
-    assert "output.fps" in capsys.readouterr().err
-    assert not (tmp_path / "out" / "tiny.edl").exists()
+    assert f"{board}:4: field 'output.fps': cannot write edl at 12 fps" in capsys.readouterr().err
+    assert main(["render", str(board), "--export", "otio,fcpxml"]) == 2
+    assert f"{board}:4: field 'output.fps': FCPXML has no format for 12 fps" in capsys.readouterr().err
+    assert not (tmp_path / ".mvpipe").exists() and not (tmp_path / "out").exists()
 
 
 # -- an independent engine plays the edit -------------------------------------------------------------
