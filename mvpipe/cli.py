@@ -12,13 +12,19 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mvpipe import __version__
 from mvpipe.errors import InputError, MvpipeError
 from mvpipe.storyboard import Storyboard
 from mvpipe.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mvpipe.analysis import SongAnalysis
+    from mvpipe.generation.provider import Take
+    from mvpipe.planner import Plan
 
 _T0 = time.monotonic()
 
@@ -252,7 +258,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
                        "seconds": manifest.seconds, "warnings": manifest.warnings})
         if not args.json:
             print(video.output)
-        for path in _export(board, video, takes, analysis, formats):
+        for path in _export(workspace, video, takes, analysis, formats):
             videos[-1].setdefault("exports", []).append(str(path))
             if not args.json:
                 print(path)
@@ -324,18 +330,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _export(board: Storyboard, video, takes, analysis, formats: list[str], *, to: Path | None = None,
-            downbeats: bool = False) -> list[Path]:
+def _export(workspace: Workspace, video: Plan, takes: Mapping[tuple[str, int], Take], analysis: SongAnalysis,
+            formats: list[str], *, to: Path | None = None, downbeats: bool = False) -> list[Path]:
     """Write ``video``'s timeline in each of ``formats`` (beside the video, or to ``to``); the paths written."""
     from mvpipe.export import build, export_path, write
 
     if not formats:
         return []
     tl = build(video, takes, analysis, downbeats=downbeats)
-    inputs = [board.source, board.song, *(t.path for t in takes.values()),
-              *(r for c in board.characters.values() for r in c.references),
-              *(s.footage for s in board.shots if s.footage is not None)]
-    return [write(tl, fmt, to or export_path(video.output, fmt), protect=[p for p in inputs if p])
+    return [write(tl, fmt, to or export_path(video.output, fmt), ledger=workspace.root / "exports.json")
             for fmt in formats]
 
 
@@ -369,7 +372,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if missing:
         _progress(f"warning: no take yet for {', '.join(missing)}: their animatic cards stand in")
     for i, output in enumerate(board.outputs()):
-        for path in _export(board, for_output(result, output), takes, analysis, formats,
+        for path in _export(workspace, for_output(result, output), takes, analysis, formats,
                             to=args.export_to if i == 0 else None, downbeats=args.downbeats):
             print(path)
     return 0

@@ -12,7 +12,9 @@ marker moves onto the clip under it (same record frame).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import opentimelineio as otio
@@ -24,7 +26,7 @@ from mvpipe.assembly.probe import probe
 from mvpipe.errors import InputError
 from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan, Segment
-from mvpipe.workspace import atomic_path
+from mvpipe.workspace import atomic_path, write_text_atomic
 
 # format -> (OpenTimelineIO adapter, file suffix)
 FORMATS: dict[str, tuple[str, str]] = {"otio": ("otio_json", ".otio"), "fcpxml": ("fcpx_xml", ".fcpxml"),
@@ -173,15 +175,29 @@ def check_dest(fmt: str, dest: Path) -> Path:
     return dest
 
 
-def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, protect: Iterable[Path] = ()) -> Path:
-    """Write ``tl`` as ``fmt`` to ``dest`` atomically; ``protect``: inputs that must never be overwritten."""
+def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Path:
+    """Write ``tl`` as ``fmt`` to ``dest`` atomically.
+
+    ``ledger`` (a JSON file in the workspace) remembers the digest of every export written, so a file
+    at ``dest`` that mvpipe did not write, or that was changed since (an editor saved over it), is
+    never overwritten.
+    """
     dest = check_dest(fmt, dest)
-    if any(dest.resolve() == Path(p).resolve() for p in protect):
-        raise InputError(f"{dest} is one of the project's inputs; mvpipe will not overwrite it.", field="-o")
+    key = str(dest.resolve())
+    written = json.loads(ledger.read_text()) if ledger.is_file() else {}
+    if dest.exists() and written.get(key) != _digest(dest.read_bytes()):
+        raise InputError(f"{dest} exists and was not written by mvpipe (or was changed since); it is left alone.",
+                         field="-o", hint="Move it away, or export to another file with -o.")
     text = _text(tl, fmt, FORMATS[fmt][0])
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    written[key] = _digest(dest.read_bytes())
+    write_text_atomic(ledger, json.dumps(written, indent=2, sort_keys=True))
     return dest
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _text(tl: otio.schema.Timeline, fmt: str, adapter: str) -> str:

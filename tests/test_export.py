@@ -222,6 +222,21 @@ def test_bad_export_requests_exit_2(tmp_path: Path, monkeypatch, capsys, args: l
     assert not (tmp_path / "cut.mp4").exists()
 
 
+def test_an_export_never_overwrites_a_file_mvpipe_did_not_write(project, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MVPIPE_CACHE", str(project["folder"] / "cache"))
+    board, edl = str(project["board"]), project["video"].with_suffix(".edl")
+    assert main(["export", board, "--format", "edl"]) == 0          # its own earlier export: rewritten
+    edited = edl.read_text().replace("TITLE: Tiny", "TITLE: Tiny, trimmed in an editor")
+    edl.write_text(edited)
+    assert main(["export", board, "--format", "edl"]) == 2
+    assert "was not written by mvpipe (or was changed since)" in capsys.readouterr().err
+    assert edl.read_text() == edited
+    mine = project["folder"] / "mine.otio"
+    mine.write_text("{}")
+    assert main(["export", board, "--format", "otio", "-o", str(mine)]) == 2
+    assert mine.read_text() == "{}"
+
+
 def test_an_unknown_format_stops_render_before_anything_is_made(tmp_path: Path, monkeypatch, capsys) -> None:
     board = tmp_path / "board.yaml"
     board.write_text(BOARD)
