@@ -49,10 +49,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
         mp.setenv("MVPIPE_CACHE", str(folder / "cache"))
         board = folder / "board.yaml"
         board.write_text(BOARD.replace(str(SONG), str(song)))
-        assert main(["render", str(board), "--export", "otio,fcpxml,edl"]) == 0
+        report = _json("render", str(board), "--export", "otio,fcpxml,edl", "--json")
         plan, analysis = _json("plan", str(board), "--json"), _json("analyze", str(song), "--json")
     video = folder / "out" / "tiny.mp4"
     return {"folder": folder, "board": board, "song": song, "video": video, "plan": plan, "analysis": analysis,
+            "report": report,
             "manifest": json.loads(manifest_path(video).read_text())}
 
 
@@ -103,6 +104,11 @@ def _played(tl: otio.schema.Timeline, reel: bool = False) -> dict[int, set[tuple
         for f in range(lo, hi):
             frames.setdefault(f, set()).add((name, round(src0 + f - start)))
     return frames
+
+
+def test_render_reports_the_exports_beside_its_video(project) -> None:
+    (output,) = project["report"]["outputs"]
+    assert output["exports"] == [str(project["video"].with_suffix(s)) for s in (".otio", ".fcpxml", ".edl")]
 
 
 @pytest.mark.parametrize("fmt", ["otio", "edl"])
