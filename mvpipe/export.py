@@ -7,12 +7,13 @@ output frames (frame 0 is the video's first frame); each transition centred on i
 in/out offsets are the plan's head and tail frames); the song on an audio track from
 ``timing.start``; song sections (and, on request, downbeats) as markers. The files are written by
 OpenTimelineIO's maintained adapters. FCPXML and EDL keep markers only on clips, so for them each
-marker moves onto the clip under it (same record frame).
+marker moves onto the clip under it (same record frame), and a transition the format cannot hold
+(any in FCPXML, whose adapter writes none; a fade-in at the start in an EDL) becomes a marker at its
+cut. An export overwrites only a file it wrote itself, unchanged since.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +27,7 @@ from mvpipe.assembly.probe import probe
 from mvpipe.errors import InputError
 from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan, Segment
-from mvpipe.workspace import atomic_path, write_text_atomic
+from mvpipe.workspace import atomic_path, file_digest, write_text_atomic
 
 # format -> (OpenTimelineIO adapter, file suffix)
 FORMATS: dict[str, tuple[str, str]] = {"otio": ("otio_json", ".otio"), "fcpxml": ("fcpx_xml", ".fcpxml"),
@@ -185,19 +186,15 @@ def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Pa
     dest = check_dest(fmt, dest)
     key = str(dest.resolve())
     written = json.loads(ledger.read_text()) if ledger.is_file() else {}
-    if dest.exists() and written.get(key) != _digest(dest.read_bytes()):
+    if dest.exists() and written.get(key) != file_digest(dest):
         raise InputError(f"{dest} exists and was not written by mvpipe (or was changed since); it is left alone.",
                          field="-o", hint="Move it away, or export to another file with -o.")
     text = _text(tl, fmt, FORMATS[fmt][0])
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    written[key] = _digest(dest.read_bytes())
+    written[key] = file_digest(dest)
     write_text_atomic(ledger, json.dumps(written, indent=2, sort_keys=True))
     return dest
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _text(tl: otio.schema.Timeline, fmt: str, adapter: str) -> str:
