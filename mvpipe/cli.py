@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", type=_positive, metavar="N",
                    help="pieces to encode at once (default: one per core at draft, one per 4 cores at final)")
     r.add_argument("--export", metavar="FORMATS",
-                   help="also write each video's timeline beside it: otio, fcpxml, edl (comma-separated)")
+                   help="also write each video's timeline beside it: otio, fcpxml, edl, xml (comma-separated)")
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)
@@ -91,9 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
     ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
 
-    ex = sub.add_parser("export", help="the cut as an editor's timeline (OpenTimelineIO, FCPXML, EDL), no render")
+    ex = sub.add_parser("export", help="the cut as an editor's timeline (OpenTimelineIO, FCPXML, EDL, FCP 7 XML)")
     ex.add_argument("storyboard", type=Path)
-    ex.add_argument("--format", default="otio", metavar="otio|fcpxml|edl", help="one or more, comma-separated")
+    ex.add_argument("--format", default="otio", metavar="otio|fcpxml|edl|xml",
+                    help="one or more, comma-separated (xml: Final Cut Pro 7 XML, for Premiere Pro)")
     ex.add_argument("-o", dest="export_to", type=Path, metavar="FILE",
                     help="where the main output's timeline goes (default: beside its video, e.g. out/demo.otio)")
     ex.add_argument("--downbeats", action="store_true", help="a marker on every bar, besides the sections")

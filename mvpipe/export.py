@@ -1,4 +1,4 @@
-"""Plan + takes -> the edit as data for an editor: OpenTimelineIO, written as .otio, FCPXML or CMX 3600 EDL.
+"""Plan + takes -> the edit as data for an editor: OpenTimelineIO, written as .otio, FCPXML, FCP 7 XML or EDL.
 
 The timeline is the render's own arithmetic, not a second copy of it: one video track where every
 segment is a clip of its take, the source range read from the same window the assembler reads
@@ -29,9 +29,11 @@ from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan, Segment
 from mvpipe.workspace import atomic_path, file_digest, write_text_atomic
 
-# format -> (OpenTimelineIO adapter, file suffix)
+# format -> (OpenTimelineIO adapter, file suffix); xml is Final Cut Pro 7 XML, which Premiere Pro reads
 FORMATS: dict[str, tuple[str, str]] = {"otio": ("otio_json", ".otio"), "fcpxml": ("fcpx_xml", ".fcpxml"),
-                                       "edl": ("cmx_3600", ".edl")}
+                                       "edl": ("cmx_3600", ".edl"), "xml": ("fcp_xml", ".xml")}
+# formats whose adapters keep timeline markers and every transition, written from the timeline as is
+_WHOLE = ("otio", "xml")
 RT, Range = otio.opentime.RationalTime, otio.opentime.TimeRange
 
 
@@ -102,6 +104,9 @@ def _clip(seg: Segment, take: Take, src: Source, fps: int, head: int, need: int)
         "provider": take.provider, "model": take.model, "take": take.take, "job_id": take.job_id,
         "cost_usd": take.cost_usd, "status": take.status, "record_start_frame": seg.start_frame,
         "record_end_frame": seg.end_frame}
+    clip.metadata["fcp_xml"] = {"logginginfo": {    # FCP 7 XML's logging fields
+        "scene": seg.shot, "shottake": str(take.take), "description": seg.request.prompt,
+        "lognote": f"{take.provider}:{take.model} job {take.job_id or '-'} ${take.cost_usd:.2f}"}}
     if src.speed != 1.0:                          # a short take slowed to fit (if_short: slow)
         clip.effects.append(otio.schema.LinearTimeWarp(name="slow to fit", time_scalar=1 / src.speed))
     elif src.available < need:                    # output frames into the take where its last frame is held
@@ -187,8 +192,8 @@ def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Pa
     key = str(dest.resolve())
     written = json.loads(ledger.read_text()) if ledger.is_file() else {}
     if dest.exists() and written.get(key) != file_digest(dest):
-        raise InputError(f"{dest} exists and was not written by mvpipe (or was changed since); it is left alone.",
-                         field="-o", hint="Move it away, or export to another file with -o.")
+        raise InputError("this file exists and was not written by mvpipe (or was changed since); it is left alone.",
+                         file=dest, hint="Move it away, or export to another file with -o.")
     text = _text(tl, fmt, FORMATS[fmt][0])
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -199,9 +204,8 @@ def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Pa
 
 def _text(tl: otio.schema.Timeline, fmt: str, adapter: str) -> str:
     fps = tl.metadata["mvpipe"]["fps"]
-    if fmt == "otio":
-        return otio.adapters.write_to_string(tl, adapter_name=adapter)
-    copy = _for_clip_formats(tl.deepcopy(), fmt)  # the adapters edit what they are given
+    # the adapters edit what they are given
+    copy = tl.deepcopy() if fmt in _WHOLE else _for_clip_formats(tl.deepcopy(), fmt)
     try:
         if fmt == "edl":
             return otio.adapters.write_to_string(copy, adapter_name=adapter, rate=fps)

@@ -49,7 +49,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
         mp.setenv("MVPIPE_CACHE", str(folder / "cache"))
         board = folder / "board.yaml"
         board.write_text(BOARD.replace(str(SONG), str(song)))
-        report = _json("render", str(board), "--export", "otio,fcpxml,edl", "--json")
+        report = _json("render", str(board), "--export", "otio,fcpxml,edl,xml", "--json")
         plan, analysis = _json("plan", str(board), "--json"), _json("analyze", str(song), "--json")
     video = folder / "out" / "tiny.mp4"
     return {"folder": folder, "board": board, "song": song, "video": video, "plan": plan, "analysis": analysis,
@@ -108,10 +108,10 @@ def _played(tl: otio.schema.Timeline, reel: bool = False) -> dict[int, set[tuple
 
 def test_render_reports_the_exports_beside_its_video(project) -> None:
     (output,) = project["report"]["outputs"]
-    assert output["exports"] == [str(project["video"].with_suffix(s)) for s in (".otio", ".fcpxml", ".edl")]
+    assert output["exports"] == [str(project["video"].with_suffix(s)) for s in (".otio", ".fcpxml", ".edl", ".xml")]
 
 
-@pytest.mark.parametrize("fmt", ["otio", "edl"])
+@pytest.mark.parametrize("fmt", ["otio", "edl", "xml"])
 def test_every_frame_shows_the_planned_take_frames(project, fmt: str) -> None:
     tl = _read(project["video"].with_suffix(f".{fmt}"))
     edl = fmt == "edl"
@@ -136,8 +136,9 @@ def test_the_plan_and_the_render_agree_on_the_segments(project) -> None:
          for k, s in enumerate(manifest["segments"])]
 
 
-def test_otio_transitions_are_centred_on_the_cuts(project) -> None:
-    tl = _read(project["video"].with_suffix(".otio"))
+@pytest.mark.parametrize("fmt", ["otio", "xml"])
+def test_transitions_are_centred_on_the_cuts(project, fmt: str) -> None:
+    tl = _read(project["video"].with_suffix(f".{fmt}"))
     got = [(t.name, t.in_offset.value, t.out_offset.value) for t in tl.video_tracks()[0]
            if isinstance(t, otio.schema.Transition)]
     segs = project["plan"]["segments"]
@@ -161,7 +162,15 @@ def test_clips_carry_the_takes_metadata(project) -> None:
         assert Path(rec["take"]).is_file()
 
 
-@pytest.mark.parametrize("fmt", ["otio", "fcpxml"])
+def test_fcp7_xml_clips_carry_shot_take_and_prompt_as_logging_info(project) -> None:
+    tl = _read(project["video"].with_suffix(".xml"))
+    logs = [c.metadata["fcp_xml"]["logginginfo"] for c in tl.video_tracks()[0].find_clips()]
+    assert [(g["scene"], g["shottake"], g["description"]) for g in logs] == \
+        [(s["shot"], "1", s["request"]["prompt"]) for s in project["plan"]["segments"]]
+    assert logs[0]["lognote"] == "animatic:card job - $0.00"
+
+
+@pytest.mark.parametrize("fmt", ["otio", "fcpxml", "xml"])
 def test_the_song_plays_from_timing_start(project, fmt: str) -> None:
     tl = _read(project["video"].with_suffix(f".{fmt}"))
     (song,) = tl.audio_tracks()[0].find_clips()
@@ -171,7 +180,7 @@ def test_the_song_plays_from_timing_start(project, fmt: str) -> None:
     assert song.source_range.duration.rescaled_to(FPS).value == project["plan"]["frames"]
 
 
-@pytest.mark.parametrize("fmt", ["otio", "fcpxml", "edl"])
+@pytest.mark.parametrize("fmt", ["otio", "fcpxml", "edl", "xml"])
 def test_section_markers_land_on_their_output_frames(project, fmt: str) -> None:
     tl = _read(project["video"].with_suffix(f".{fmt}"))
     found = {(m.name.lower(), round(m.marked_range.start_time.rescaled_to(FPS).value))
@@ -240,7 +249,7 @@ def test_an_export_never_overwrites_a_file_mvpipe_did_not_write(project, monkeyp
     edited = edl.read_text().replace("TITLE: Tiny", "TITLE: Tiny, trimmed in an editor")
     edl.write_text(edited)
     assert main(["export", board, "--format", "edl"]) == 2
-    assert "was not written by mvpipe (or was changed since)" in capsys.readouterr().err
+    assert f"{edl}: this file exists and was not written by mvpipe (or was changed since)" in capsys.readouterr().err
     assert edl.read_text() == edited
     mine = project["folder"] / "mine.otio"
     mine.write_text("{}")
