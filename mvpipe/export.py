@@ -48,7 +48,7 @@ def parse_formats(text: str, option: str = "--format") -> list[str]:
 
 
 def export_path(video: Path, fmt: str) -> Path:
-    """Where the timeline of ``video`` goes by default: beside it, ``NAME.otio`` / ``.fcpxml`` / ``.edl``."""
+    """Where the timeline of ``video`` goes by default: beside it, ``NAME.otio`` (``.fcpxml``, ``.edl``, ``.xml``)."""
     return Path(video).with_suffix(FORMATS[fmt][1])
 
 
@@ -169,7 +169,7 @@ def check_rate(fmt: str, fps: int) -> None:
         target_url="file:///check.mp4", available_range=Range(RT(0, fps), RT(1, fps))),
         source_range=Range(RT(0, fps), RT(1, fps))))
     tl.tracks.append(track)
-    _text(tl, fmt, FORMATS[fmt][0])
+    _text(tl, fmt)
 
 
 def check_dest(fmt: str, dest: Path) -> Path:
@@ -194,7 +194,7 @@ def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Pa
     if dest.exists() and written.get(key) != file_digest(dest):
         raise InputError("this file exists and was not written by mvpipe (or was changed since); it is left alone.",
                          file=dest, hint="Move it away, or export to another file with -o.")
-    text = _text(tl, fmt, FORMATS[fmt][0])
+    text = _text(tl, fmt)
     with atomic_path(dest) as tmp:
         tmp.write_text(text, encoding="utf-8")
     written[key] = file_digest(dest)
@@ -202,8 +202,8 @@ def write(tl: otio.schema.Timeline, fmt: str, dest: Path, *, ledger: Path) -> Pa
     return dest
 
 
-def _text(tl: otio.schema.Timeline, fmt: str, adapter: str) -> str:
-    fps = tl.metadata["mvpipe"]["fps"]
+def _text(tl: otio.schema.Timeline, fmt: str) -> str:
+    adapter, fps = FORMATS[fmt][0], tl.metadata["mvpipe"]["fps"]
     # the adapters edit what they are given
     copy = tl.deepcopy() if fmt in _WHOLE else _for_clip_formats(tl.deepcopy(), fmt)
     try:
