@@ -11,12 +11,11 @@ import json
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mvpipe import __version__
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe.errors import InputError, MvpipeError, show_traceback
 from mvpipe.storyboard import Storyboard
 from mvpipe.workspace import Workspace
 
@@ -90,9 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except InputError as exc:
+        show_traceback(exc)
         print(f"mvpipe: {exc}", file=sys.stderr)
         return exc.exit_code
     except MvpipeError as exc:
+        show_traceback(exc)
         print(f"mvpipe: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `mvpipe plan x | head`: the reader left; that is not an error of ours
@@ -102,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say what broke, exit 1
-        if os.environ.get("MVPIPE_DEBUG"):
-            traceback.print_exc()
+        show_traceback(exc)
         print(f"mvpipe: internal error: {type(exc).__name__}: {exc} (set MVPIPE_DEBUG=1 for a traceback)",
               file=sys.stderr)
         return 1

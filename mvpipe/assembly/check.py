@@ -8,7 +8,6 @@ cross-correlation near the start and near the end, so both an offset and a drift
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from mvpipe.assembly.models import CheckReport, RenderManifest
 from mvpipe.assembly.probe import stream_facts
 from mvpipe.assembly.render import manifest_path
 from mvpipe.errors import InputError
-from mvpipe.ffmpeg import decode_audio, ffmpeg_exe
+from mvpipe.ffmpeg import decode_audio, run_ffmpeg
 
 _THUMB = (64, 36)
 _SR = 16000          # audio rate for the offset measurement: 1/16 ms per sample
@@ -66,10 +65,9 @@ def frame_signatures(video: Path, size: tuple[int, int] = _THUMB, gray: bool = T
     """Every decoded frame as a small thumbnail array, shape (frames, h, w[, 3])."""
     w, h = size
     fmt, depth = ("gray", 1) if gray else ("rgb24", 3)
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(video),
-                           "-map", "0:v:0", "-vf", f"scale={w}:{h}:flags=area", "-pix_fmt", fmt,
-                           "-f", "rawvideo", "-"], capture_output=True, check=True)
-    frames = np.frombuffer(proc.stdout, dtype=np.uint8)
+    raw = run_ffmpeg(["-i", str(video), "-map", "0:v:0", "-vf", f"scale={w}:{h}:flags=area", "-pix_fmt", fmt,
+                      "-f", "rawvideo", "-"], what=f"reading the frames of {video.name}", stdout=True).stdout
+    frames = np.frombuffer(raw, dtype=np.uint8)
     shape = (-1, h, w) if gray else (-1, h, w, depth)
     return frames.reshape(shape)
 

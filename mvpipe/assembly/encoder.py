@@ -10,13 +10,12 @@ works on this machine (an encoder compiled into FFmpeg is not a GPU that exists)
 from __future__ import annotations
 
 import functools
-import subprocess
 from typing import Literal
 
 from pydantic import BaseModel
 
-from mvpipe.errors import MvpipeError
-from mvpipe.ffmpeg import ffmpeg_exe
+from mvpipe.errors import FFmpegError, MvpipeError
+from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.storyboard import Quality
 
 Codec = Literal["h264", "h265"]
@@ -123,12 +122,12 @@ def hardware_works(name: str) -> bool:
     """True when FFmpeg can really encode a frame with ``name`` here (not merely has it built in)."""
     pre = ["-vaapi_device", _VAAPI_DEVICE] if name.endswith("_vaapi") else []
     vf = ["-vf", "format=nv12,hwupload"] if name.endswith("_vaapi") else []
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *pre, "-f", "lavfi",
-           "-i", "color=c=gray:s=256x256:r=30:d=0.1", *vf, "-frames:v", "3", "-c:v", name, "-f", "null", "-"]
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        run_ffmpeg([*pre, "-f", "lavfi", "-i", "color=c=gray:s=256x256:r=30:d=0.1", *vf, "-frames:v", "3",
+                    "-c:v", name, "-f", "null", "-"], what=f"trying the {name} encoder", timeout=30)
+    except FFmpegError:
         return False
+    return True
 
 
 def _h264_level(width: int, height: int, fps: int) -> str:

@@ -108,13 +108,12 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                 if lead_in or lead_out else commands[i]
             try:
                 headers[keys[i]] = _encode_piece(cmd, paths[i], part.frames, ffmpegs,
-                                                 leads[i + 1] if lead_out else None)
+                                                 leads[i + 1] if lead_out else None, _describe(plan, part))
             finally:
                 if lead_in is not None:
                     lead_in.unlink(missing_ok=True)
-            shots = ", ".join(plan.segments[s].shot for s in part.segments)
             via = ", outgoing frames from the lead" if lead_in else ""
-            say(f"encoded {part.kind} {shots} ({part.frames} frames{via})")
+            say(f"encoded {_describe(plan, part)}{via}")
 
         # One thread more than FFmpeg runs: a piece's check overlaps the next piece's encode.
         with ThreadPoolExecutor(max_workers=workers + 1) as pool:
@@ -217,6 +216,12 @@ def _sources(plan: Plan, takes: dict[tuple[str, int], Take], need: list[int], wa
     return sources
 
 
+def _describe(plan: Plan, part: timeline.Piece) -> str:
+    """A piece as a user knows it: ``body highway`` or ``transition highway, car`` (output frames)."""
+    shots = ", ".join(plan.segments[s].shot for s in part.segments)
+    return f"{part.kind} {shots} (frames {part.start_frame}-{part.start_frame + part.frames - 1})"
+
+
 def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
     """True when ``transition``'s outgoing window continues ``body``'s window in the same take."""
     a = transition.a
@@ -225,7 +230,7 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
 
 
 def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
-                  lead: Path | None = None) -> str:
+                  lead: Path | None = None, piece: str = "") -> str:
     """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
 
     FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
@@ -235,7 +240,7 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
         with ffmpegs:
-            run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
+            run_ffmpeg(cmd.args(tmp, lead_tmp), what="encoding a piece", piece=piece)
         facts = stream_facts(tmp)
         if facts.frames != frames:
             raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")

@@ -21,30 +21,13 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe.errors import InputError, ProviderError, TransientError
 from mvpipe.workspace import atomic_path
 
 if TYPE_CHECKING:
     from mvpipe.generation.provider import RemoteProvider
 
 RETRY_STATUSES = frozenset({408, 409, 429})
-
-
-class ProviderError(MvpipeError):
-    """The provider refused or failed something for good; the message is the provider's own."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TransientError(MvpipeError):
-    """Worth another try. ``ambiguous``: the request may have been acted on (a 5xx or a lost reply)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, ambiguous: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
 from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
@@ -65,18 +65,6 @@ class RunnerSettings:
                 if not knobs[name] > 0:
                     raise InputError(f"{var} must be a positive number of seconds, not {raw!r}.", field=var)
         return cls(**knobs)
-
-
-class BudgetExceeded(InputError):
-    """The estimate of new spending is over ``max_cost``: nothing was submitted (exit 2)."""
-
-
-class JobFailed(MvpipeError):
-    """A job ended without a usable clip; the message is the provider's reason."""
-
-
-class DownloadFailed(JobFailed):
-    """A paid clip that would not come down intact; the journal keeps it for the next run."""
 
 
 class _TryAgain(MvpipeError):
@@ -333,7 +321,10 @@ class _Run:
             self._state(clip, "done")
             return self._done(clip, key, dest, clip_seconds(dest, decode=False))
         except Exception as exc:  # one shot's failure never stops the others
+            show_traceback(exc)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if not isinstance(exc, MvpipeError):
+                reason = f"internal error: {type(exc).__name__}: {reason} (set MVPIPE_DEBUG=1 for a traceback)"
             self._state(clip, f"failed: {reason}")
             return self._stand_in(clip, key, "failed", f"FAILED: {reason}", reason)
 

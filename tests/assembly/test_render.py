@@ -258,16 +258,14 @@ def test_outputs_in_every_aspect_and_fit(clips: Path, workspace: Workspace, tmp_
 
 
 def test_loudness_normalisation_reaches_its_target(clips: Path, workspace: Workspace, tmp_path: Path) -> None:
-    import subprocess
-
-    from mvpipe.ffmpeg import ffmpeg_exe
+    from mvpipe.ffmpeg import run_ffmpeg
 
     song = make_song(clips / "song.wav", 30)
     plan = make_plan(song, [96, 96], fps=24, width=64, height=36)
     out = tmp_path / "loud.mp4"
     assemble(plan, colour_takes(plan, clips), workspace, out, loudness=-23.0)
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(out), "-af",
-                          "loudnorm=print_format=json", "-f", "null", "-"], capture_output=True, text=True).stderr
+    log = run_ffmpeg(["-i", str(out), "-af", "loudnorm=print_format=json", "-f", "null", "-"], what="measuring",
+                     loglevel="info").log
     measured = json.loads(log[log.rindex("{"):log.rindex("}") + 1])
     assert float(measured["input_i"]) == pytest.approx(-23.0, abs=1.0)
 
