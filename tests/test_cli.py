@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import av
@@ -22,18 +24,25 @@ DEMO = ROOT / "storyboards" / "demo.yaml"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvpipe.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    """The real command line, run from a temporary folder (never the checkout), importing this checkout."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "mvpipe.cli", *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), env={**os.environ, "PYTHONPATH": path})
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> dict:
-    """Render the demo storyboard once, through the real command line."""
-    out = tmp_path_factory.mktemp("demo") / "demo.mp4"
-    proc = _run("render", str(DEMO), "-o", str(out))
+    """Render a copy of the demo project once, through the real command line (its workspace in the copy)."""
+    copy = tmp_path_factory.mktemp("demo")
+    for folder in ("storyboards", "assets"):
+        shutil.copytree(ROOT / folder, copy / folder)
+    board = copy / "storyboards" / "demo.yaml"
+    out = copy / "demo.mp4"
+    proc = _run("render", str(board), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
-    plan = json.loads(_run("plan", str(DEMO), "--json").stdout)
-    analysis = json.loads(_run("analyze", str(ROOT / "assets" / "demo_song.mp3"), "--json").stdout)
-    return {"out": out, "plan": plan, "analysis": analysis}
+    plan = json.loads(_run("plan", str(board), "--json").stdout)
+    analysis = json.loads(_run("analyze", str(copy / "assets" / "demo_song.mp3"), "--json").stdout)
+    return {"out": out, "plan": plan, "analysis": analysis, "board": board}
 
 
 def test_demo_is_h264_aac_and_exactly_the_song_range_long(demo) -> None:
@@ -103,14 +112,16 @@ def test_the_soundtrack_is_the_song_without_offset(demo) -> None:
 
 
 def test_render_again_reuses_every_take(demo, tmp_path: Path) -> None:
-    takes = ROOT / "storyboards" / ".mvpipe" / "takes"
+    takes = demo["board"].parent / ".mvpipe" / "takes"
     before = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
     out = tmp_path / "again.mp4"
-    proc = _run("render", str(DEMO), "-o", str(out))
+    proc = _run("render", str(demo["board"]), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     after = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
     assert before and after == before
-    assert "generating" not in proc.stderr
+    shots = {s["shot"] for s in demo["plan"]["segments"]}
+    assert all(f"shot {shot}: done (cached)" in proc.stderr for shot in shots), proc.stderr
+    assert ": running" not in proc.stderr
 
 
 def test_plan_json_is_one_document_with_the_contract_fields() -> None:
@@ -269,3 +280,15 @@ def test_plots_are_written(tmp_path: Path) -> None:
         proc = _run(command, str(target), "--plot", str(png))
         assert proc.returncode == 0, proc.stderr
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_the_suites_own_commands_leave_an_empty_home_empty(tmp_path: Path) -> None:
+    """The suite (here its plotting and analysis tests, which reach for ~/.cache and matplotlib's
+    folder) run with HOME an empty folder and none of the suite's variables set: HOME stays empty."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MVPIPE_CACHE", "MPLCONFIGDIR")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plot.py"],
+                          cwd=ROOT, env={**env, "HOME": str(home)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
