@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from mvpipe import __version__
@@ -40,6 +42,16 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _money(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount of US dollars, 0 or more, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mvpipe", description="Song + storyboard -> beat-cut music video.")
     p.add_argument("--version", action="version", version=f"mvpipe {__version__}")
@@ -60,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("storyboard", type=Path)
     r.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="where to write the video")
     r.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
-    r.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the estimate is higher")
+    r.add_argument("--max-cost", type=_money, metavar="USD", help="refuse to start when the estimate is higher")
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
     r.add_argument("--only", nargs="+", metavar="SHOT", help="generate only these shots (others: cached or a card)")
     r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
@@ -111,13 +123,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _analyze(song: Path, progress: Callable[[str], None] | None):
     from mvpipe.analysis import analyze
+    from mvpipe.assembly.probe import header_seconds
 
     if progress:
         progress(f"analysing {song.name}")
-    return analyze(song, Workspace(Path(".")).analysis, progress=progress)
+    result = analyze(song, Workspace(Path(".")).analysis, progress=progress)
+    said = header_seconds(song)
+    if said is not None and result.duration < said - 1.0:
+        _progress(f"warning: {song}: its header says {said:.1f} s but only {result.duration:.1f} s decode; the file "
+                  "may be cut short (a download or copy that stopped?). The video uses what plays.")
+    return result
+
+
+def _check_plot(plot: Path | None, inputs: list[tuple[Path, str, bool]]) -> None:
+    """``--plot`` must not write over an input (or into a folder's name) either."""
+    from mvpipe.storyboard import output_problem
+
+    if plot is not None and (problem := output_problem(plot, inputs)):
+        raise InputError(problem + ".", field="--plot", hint="Give a new file name ending in .png.")
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    _check_plot(args.plot, [(args.song, "the song", False)])
     result = _analyze(args.song, _progress)
     if args.plot:
         from mvpipe.plot import plot_analysis
@@ -137,18 +164,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> Storyboard:
     from mvpipe.storyboard import load
 
-    board = load(args.storyboard)
-    overrides: dict = {}
-    if getattr(args, "generator", None):
-        overrides["generator"] = args.generator
-        overrides["shots"] = [s.model_copy(update={"generator": None}) for s in board.shots]
-    if getattr(args, "output", None):
-        overrides["output"] = board.output.model_copy(update={"path": args.output.resolve()})
-    if overrides:
-        copy = board.model_copy(update=overrides)
-        copy._source, copy._lines = board._source, board._lines
-        board = copy
-    return board
+    return load(args.storyboard).with_overrides(generator=getattr(args, "generator", None),
+                                                output=getattr(args, "output", None))
 
 
 def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_numbers: dict[str, int] | None = None):
@@ -165,6 +182,10 @@ def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_number
             first = board.shots[shots[0]]
             loc = ("shots", shots[0], "generator") if first.generator else ("generator",)
             raise board.error(str(exc), *loc) from None
+        retires = capabilities[spec].retires
+        if retires is not None and retires <= date.today():
+            _progress(f"warning: {spec} is past the retirement date its provider announced ({retires}); it works "
+                      "only where an endpoint still serves it. Choose another generator before paying for one.")
     analysis = _analyze(board.song, progress)
     result = plan(board, analysis, capabilities, take_numbers=take_numbers)
     for warning in result.warnings:
@@ -174,6 +195,7 @@ def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_number
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     board = _load(args)
+    _check_plot(args.plot, board.inputs())
     analysis, result = _plan(board, _progress, Workspace.for_storyboard(args.storyboard).take_numbers())
     if args.plot:
         from mvpipe.plot import plot_analysis
@@ -205,7 +227,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     board = _load(args)
     outputs = board.outputs()                     # a clash of output paths fails before anything is paid
+    board.check_writable(flag="--output" if args.output else None)
     workspace = Workspace.for_storyboard(args.storyboard)
+    workspace.check_writable()
     take_numbers = workspace.take_numbers()
     shots = {s.id: s for s in board.shots}
     for shot in args.retake:
@@ -256,6 +280,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     board = _load(args)
     workspace = Workspace.for_storyboard(args.storyboard)
+    workspace.check_writable()
     _, result = _plan(board, _progress, workspace.take_numbers())
     rows = status(result, workspace)
     print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else status_table(rows))

@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mvpipe.errors import InputError
+
 
 def user_cache() -> Path:
     """Cache shared by all projects: ``$MVPIPE_CACHE``, else ``$XDG_CACHE_HOME/mvpipe``."""
@@ -34,6 +36,19 @@ class Workspace:
     @classmethod
     def for_storyboard(cls, storyboard_path: Path) -> Workspace:
         return cls(Path(storyboard_path).resolve().parent / ".mvpipe")
+
+    def check_writable(self) -> None:
+        """Refuse a workspace mvpipe cannot write (a read-only folder, a file in its place) before any work."""
+        folders = [self.root, *(self.root / sub for sub in _FOLDERS)]
+        for path in folders:
+            if path.exists() and not path.is_dir():
+                raise InputError(f"{path} is a file where mvpipe keeps a folder (takes, pieces, journal).", file=path,
+                                 hint="Move the file away.")
+        for folder in [p for p in folders if p.is_dir()] or [nearest_folder(self.root)]:
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise InputError(f"cannot write into {folder} (permission denied); mvpipe keeps its takes, pieces "
+                                 "and journal there.", file=folder,
+                                 hint="Make it writable, or copy the project to a folder you can write.")
 
     def _dir(self, name: str) -> Path:
         path = self.root / name
@@ -63,6 +78,19 @@ class Workspace:
 
     def set_take_numbers(self, numbers: dict[str, int]) -> None:
         write_text_atomic(self.root / "takes.json", json.dumps(numbers, indent=2, sort_keys=True))
+
+
+_FOLDERS = ("takes", "pieces", "journal")
+
+
+def nearest_folder(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists: where a new file there would be created."""
+    return next((p for p in (path, *path.parents) if p.exists()), Path(path.anchor or "/"))
+
+
+def manifest_path(video: Path) -> Path:
+    """Where the render manifest of ``video`` lives: ``NAME.manifest.json`` beside it."""
+    return video.with_name(video.stem + ".manifest.json")
 
 
 @contextlib.contextmanager

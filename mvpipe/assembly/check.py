@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
+from pydantic import ValidationError
 
 from mvpipe.assembly.models import CheckReport, RenderManifest
 from mvpipe.assembly.probe import stream_facts
-from mvpipe.assembly.render import manifest_path
 from mvpipe.errors import InputError
 from mvpipe.ffmpeg import decode_audio, run_ffmpeg
+from mvpipe.workspace import manifest_path
 
 _THUMB = (64, 36)
 _SR = 16000          # audio rate for the offset measurement: 1/16 ms per sample
@@ -30,8 +32,14 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     if not video.is_file():
         raise InputError("video not found.", file=video)
     manifest = Path(manifest) if manifest else manifest_path(video)
-    plan = RenderManifest.model_validate_json(manifest.read_text()) if manifest.is_file() else None
-    facts = stream_facts(video)
+    plan = _manifest(manifest) if manifest.is_file() else None
+    try:
+        facts = stream_facts(video)
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise InputError(f"not a video FFmpeg reads ({exc}).", file=video, hint="Give a video mvpipe rendered.") \
+            from None
+    if facts.frames == 0:
+        raise InputError("no video frames in this file.", file=video, hint="Give a video mvpipe rendered.")
     fps = 1 / facts.step if facts.step else 0.0
     cuts = find_cuts(video)
     report = CheckReport(video=video, manifest=manifest if plan else None, frames=facts.frames, fps=fps,
@@ -59,6 +67,16 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     if any(abs(o) > 1.0 for o in report.audio_offset_ms):
         problems.append(f"audio is off the song by {report.audio_offset_ms} ms")
     return report
+
+
+def _manifest(path: Path) -> RenderManifest:
+    try:
+        return RenderManifest.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or None
+        raise InputError(f"not a render manifest: {err['msg']}.", file=path, field=where,
+                         hint="Render the video again to rewrite it, or pass --manifest with the right file.") from None
 
 
 def frame_signatures(video: Path, size: tuple[int, int] = _THUMB, gray: bool = True) -> np.ndarray:

@@ -36,14 +36,9 @@ from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
 from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan
-from mvpipe.workspace import Workspace, atomic_path, file_digest, write_text_atomic
+from mvpipe.workspace import Workspace, atomic_path, file_digest, manifest_path, write_text_atomic
 
 CACHE_VERSION = 1
-
-
-def manifest_path(video: Path) -> Path:
-    """Where the render manifest of ``video`` lives: ``NAME.manifest.json`` beside it."""
-    return video.with_name(video.stem + ".manifest.json")
 
 
 def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
