@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from mvpipe import __version__
+from mvpipe import __version__, interrupt
 from mvpipe.errors import InputError, MvpipeError, show_traceback
-from mvpipe.storyboard import Storyboard
-from mvpipe.workspace import Workspace
+from mvpipe.storyboard import Output, Storyboard
+from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
 
 _T0 = time.monotonic()
 
@@ -99,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with interrupt.handling_signals():
+            return _COMMANDS[args.command](args)
     except InputError as exc:
         show_traceback(exc)
         print(f"mvpipe: {exc}", file=sys.stderr)
@@ -111,9 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `mvpipe plan x | head`: the reader left; that is not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say what broke, exit 1
         show_traceback(exc)
         print(f"mvpipe: internal error: {type(exc).__name__}: {exc} (set MVPIPE_DEBUG=1 for a traceback)",
@@ -221,15 +222,23 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from mvpipe.assembly import assemble, manifest_path
-    from mvpipe.generation.runner import generate
-    from mvpipe.planner import for_output
-
     board = _load(args)
     outputs = board.outputs()                     # a clash of output paths fails before anything is paid
     board.check_writable(flag="--output" if args.output else None)
     workspace = Workspace.for_storyboard(args.storyboard)
     workspace.check_writable()
+    with workspace.lock():                        # one render per workspace; a killed one's temp files go
+        for output in outputs:
+            remove_stale_temps(output.path)
+            remove_stale_temps(manifest_path(output.path))
+        return _render(args, board, outputs, workspace)
+
+
+def _render(args: argparse.Namespace, board: Storyboard, outputs: list[Output], workspace: Workspace) -> int:
+    from mvpipe.assembly import assemble
+    from mvpipe.generation.runner import generate
+    from mvpipe.planner import for_output
+
     take_numbers = workspace.take_numbers()
     shots = {s.id: s for s in board.shots}
     for shot in args.retake:

@@ -9,9 +9,16 @@ The tree, drawn once (the modules that raise a class re-export it from here)::
     ├── BadMedia               a file that does not decode, or is shorter than what was paid for
     ├── JobFailed              a job ended without a usable clip
     │   └── DownloadFailed     a paid clip that would not come down intact (kept in the journal)
+    ├── WorkspaceBusy          another render holds this workspace (exit 2: run again when it is done)
     └── InputError             exit 2: bad input, located (file, line, shot, field) with what to do
         ├── UnknownGenerator   a generator spec that names no provider or model
         └── BudgetExceeded     the estimate is over --max-cost; nothing was submitted
+
+    KeyboardInterrupt
+    └── Interrupted            SIGINT / SIGTERM: the run stops (exit 130 / 143); a rerun continues
+
+``Interrupted`` is not an ``Exception``: the catch-alls that turn one shot's failure into a stand-in
+card let a stop through, as they let Ctrl-C through.
 """
 
 from __future__ import annotations
@@ -112,12 +119,27 @@ class DownloadFailed(JobFailed):
     """A paid clip that would not come down intact; the journal keeps it for the next run."""
 
 
+class WorkspaceBusy(MvpipeError):
+    """Another mvpipe render holds the workspace; nothing was started."""
+
+    exit_code = 2
+
+
 class UnknownGenerator(InputError):
     """A generator spec that names no registered provider or model; the message says what exists."""
 
 
 class BudgetExceeded(InputError):
     """The estimate of new spending is over ``max_cost``: nothing was submitted (exit 2)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by a signal; ``exit_code`` is 128 + its number (130 Ctrl-C, 143 SIGTERM)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 def show_traceback(exc: BaseException) -> None:

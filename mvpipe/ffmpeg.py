@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mvpipe import interrupt
 from mvpipe.errors import FFmpegError, InputError, MvpipeError
 
 
@@ -53,21 +54,24 @@ def run_ffmpeg(args: list[str], *, what: str, piece: str | None = None, stdout: 
     ``what`` it was doing and the ``piece`` it was making. ``stdout``: keep what it writes to ``-``.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", loglevel, *args]
+    interrupt.check()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 stdout=subprocess.PIPE if stdout else subprocess.DEVNULL)
     except OSError as exc:
         raise FFmpegError(what, -1, [f"cannot start {cmd[0]}: {exc.strerror}"], piece) from None
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise FFmpegError(what, proc.returncode, [*_tail(err), f"(stopped after {timeout:g} s)"], piece) from None
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+    with interrupt.child(proc):
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise FFmpegError(what, proc.returncode, [*_tail(err), f"(stopped after {timeout:g} s)"], piece) from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    interrupt.check()   # killed by a stop: that is the reason, not FFmpeg's exit status
     if proc.returncode != 0:
         raise FFmpegError(what, proc.returncode, _tail(err), piece)
     return Ran(stdout=out or b"", log=err.decode(errors="replace"))

@@ -21,6 +21,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
+from mvpipe import interrupt
 from mvpipe.errors import InputError, ProviderError, TransientError
 from mvpipe.workspace import atomic_path
 
@@ -42,7 +43,7 @@ class RetryPolicy:
     def retrying(self) -> Retrying:
         """A tenacity loop over :class:`TransientError`, waiting what the provider asked for if it did."""
         return Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(self.attempts),
-                        wait=self._wait, reraise=True)
+                        wait=self._wait, reraise=True, sleep=interrupt.sleep)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

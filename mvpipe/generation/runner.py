@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from mvpipe import interrupt
 from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
@@ -300,6 +301,7 @@ class _Run:
     # -- one segment --------------------------------------------------------------------------
 
     def _take(self, clip: _Clip) -> Take:
+        interrupt.check()   # a stopped run drops the clips not started
         req = clip.request
         key = _key(clip)
         try:
@@ -316,6 +318,7 @@ class _Run:
                 self._remote_clip(clip, clip.provider, key, dest, first)
             else:
                 with self._slot(clip):
+                    interrupt.check()   # waited for a slot through a stop: start nothing
                     self._state(clip, "running")
                     clip.provider.render(req, dest, first)
             self._state(clip, "done")
@@ -412,6 +415,7 @@ class _Run:
                 found = self._reconcile(clip, provider, client, rec)
                 if found:
                     return found
+            interrupt.check()   # never pay for a job after a stop
             self._state(clip, "submitting" if kind == "clip" else "making keyframe")
             try:
                 return submit()
@@ -467,7 +471,7 @@ class _Run:
                                 f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
                                 stalled=True)
             base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)
-            time.sleep(max(0.0, base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter)))
+            interrupt.sleep(base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter))
 
     def _download(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, job_id: str, state: JobState,
                   dest: Path, verify: Callable[[Path], None]) -> None:
