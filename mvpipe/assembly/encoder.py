@@ -44,6 +44,13 @@ _HARDWARE = {
 }
 _VAAPI_DEVICE = "/dev/dri/renderD128"
 
+# The encoder writes its colour tags, SAR and timing into the SPS from the frames it is given (the
+# -color_* options alone left primaries and transfer "unspecified", and a take whose frames carry its
+# own tags unchanged would give its pieces other headers, which concat cannot join). So every piece's
+# frames are stamped the same, whatever any take says: BT.709 primaries, transfer and matrix, TV
+# range, square pixels, a 1/fps timebase.
+_TAGS = ",setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709,setsar=1,settb=1/{fps}"
+
 # H.264 levels: (name, max macroblocks per frame, max macroblocks per second).
 _H264_LEVELS = [("3.1", 3600, 108000), ("3.2", 5120, 216000), ("4.1", 8192, 245760), ("4.2", 8704, 522240),
                 ("5.1", 36864, 983040), ("5.2", 36864, 2073600), ("6.0", 139264, 4177920)]
@@ -64,7 +71,7 @@ class EncoderSettings(BaseModel):
     input_args: list[str] = []
     decode_args: list[str] = []  # for reading takes (not the lossless leads)
     piece_threads: int = 0  # threads one piece's encoder uses; 0 when the encoder decides
-    filter_tail: str = ""
+    filter_tail: str = ""  # ends every piece's graph: the frames' tags (see _TAGS), then what the encoder needs
     video_args: list[str]
 
 
@@ -113,8 +120,8 @@ def settings(width: int, height: int, fps: int, quality: str = "final", codec: C
     return EncoderSettings(codec=codec, encoder=name, quality=quality, width=width, height=height, fps=fps,
                            timescale=timescale, scaler=q["scaler"],
                            audio_args=["-c:a", "aac", "-aac_coder", q["aac"], "-b:a", q["abr"]],
-                           input_args=input_args, decode_args=q["decode"], piece_threads=threads, filter_tail=tail,
-                           video_args=args)
+                           input_args=input_args, decode_args=q["decode"], piece_threads=threads,
+                           filter_tail=_TAGS.format(fps=fps) + tail, video_args=args)
 
 
 @functools.cache
