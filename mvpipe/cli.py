@@ -7,6 +7,7 @@ and nothing else there; progress and warnings always go to stderr.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -22,6 +23,9 @@ from mvpipe.storyboard import Output, Storyboard
 from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
 
 _T0 = time.monotonic()
+# What the file system says when the user's paths or permissions are the problem: exit 2, not a crash.
+_REFUSALS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP,
+             errno.ENOSPC, errno.EDQUOT}
 
 
 def _progress(message: str) -> None:
@@ -112,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `mvpipe plan x | head`: the reader left; that is not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # the file system refused: permissions, a read-only mount, a full disk
+        show_traceback(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mvpipe: {where}{exc.strerror or exc}.", file=sys.stderr)
+        return 2 if exc.errno in _REFUSALS else 1
     except KeyboardInterrupt as exc:
         print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
         return getattr(exc, "exit_code", 130)
