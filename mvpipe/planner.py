@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from mvpipe.analysis import Section, SongAnalysis
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest
-from mvpipe.storyboard import Length, Output, Shot, Storyboard
+from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
 
 
 class Segment(BaseModel):
@@ -28,7 +28,7 @@ class Segment(BaseModel):
     end_frame: int = Field(description="one past the last output frame, absolute")
     start: float = Field(description="song time of the cut into this segment (s)")
     end: float = Field(description="song time of the cut out of it (s)")
-    transition: str = Field(default="cut", description="how this segment comes in")
+    transition: TransitionName = Field(default="cut", description="how this segment comes in")
     transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the cut")
     head_frames: int = Field(default=0, description="frames the take must supply before start_frame")
     tail_frames: int = Field(default=0, description="frames the take must supply after end_frame")
@@ -37,7 +37,7 @@ class Segment(BaseModel):
     requested_seconds: float
     estimated_cost_usd: float = 0.0
     audio: float = Field(default=0.0, description="level of the take's own sound under the song")
-    if_short: str = "hold"
+    if_short: IfShort = "hold"
 
     @property
     def frames(self) -> int:
@@ -55,9 +55,9 @@ class Plan(BaseModel):
     fps: int
     width: int
     height: int
-    aspect: str
-    fit: str = "cover"
-    quality: str = "final"
+    aspect: Aspect
+    fit: Fit = "cover"
+    quality: Quality = "final"
     output: Path
     frames: int = Field(description="total output frames: (song_end - song_start) * fps, rounded")
     segments: list[Segment]

@@ -35,6 +35,7 @@ TRANSITIONS = (
     "wipe-left", "wipe-right", "wipe-up", "wipe-down",
     "slide-left", "slide-right", "slide-up", "slide-down", "zoom",
 )
+TransitionName = Literal[TRANSITIONS]  # type: ignore[valid-type]  # the one list: the assembler adds its filters
 _LENGTH_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(beats?|bars?|s|sec|seconds?)\s*$", re.IGNORECASE)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -74,7 +75,7 @@ LengthSpec = Annotated[Length, BeforeValidator(_parse_length)]
 class Transition(_Model):
     """How a shot comes in. ``length`` is centred on the cut so the cut point stays on the beat."""
 
-    type: Literal[TRANSITIONS] = "cut"  # type: ignore[valid-type]
+    type: TransitionName = "cut"
     length: LengthSpec | None = Field(default=None, description="default: 1 beat (none for cut)")
 
 
@@ -105,6 +106,7 @@ Aspect = Annotated[Literal["16:9", "9:16", "1:1", "4:5"], BeforeValidator(_unquo
 Height = Literal[720, 1080, 2160]
 Fit = Literal["cover", "contain", "blur"]
 Quality = Literal["draft", "final"]
+IfShort = Literal["hold", "slow"]
 
 
 class OutputVariant(_Model):
@@ -185,7 +187,7 @@ class Shot(_Model):
     continue_: Literal["previous"] | None = Field(default=None, alias="continue")
     footage: Path | None = Field(default=None, description="a clip file or a folder of clips to use")
     audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
-    if_short: Literal["hold", "slow"] = Field(default="hold", description="when a take is shorter than its slot")
+    if_short: IfShort = Field(default="hold", description="when a take is shorter than its slot")
     take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
 
     @field_validator("id")

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from mvpipe.errors import FFmpegError, MvpipeError
+from mvpipe.errors import FFmpegError
 from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.storyboard import Quality
 
@@ -75,15 +75,13 @@ class EncoderSettings(BaseModel):
     video_args: list[str]
 
 
-def settings(width: int, height: int, fps: int, quality: str = "final", codec: Codec = "h264",
+def settings(width: int, height: int, fps: int, quality: Quality = "final", codec: Codec = "h264",
              encoder: str = "auto") -> EncoderSettings:
     """Encoder settings for a ``width``x``height`` at ``fps`` render.
 
     ``encoder``: ``"auto"`` takes a working hardware encoder, else libx264/libx265; ``"software"``
     never tries hardware; any other value names an FFmpeg encoder to use as is.
     """
-    if quality not in _QUALITY:
-        raise MvpipeError(f"unknown quality {quality!r}; use draft or final.")
     q = _QUALITY[quality]
     software = "libx264" if codec == "h264" else "libx265"
     if encoder == "auto":
