@@ -316,7 +316,7 @@ class Storyboard(_Model):
         if generator:
             update |= {"generator": generator, "shots": [s.model_copy(update={"generator": None}) for s in self.shots]}
         if output:
-            update["output"] = self.output.model_copy(update={"path": Path(output).resolve()})
+            update["output"] = self.output.model_copy(update={"path": _absolute(Path(output))})
         if not update:
             return self
         copy = self.model_copy(update=update)
@@ -474,7 +474,7 @@ def _shot_id(node: yaml.Node) -> str | None:
 def _resolve_paths(data: dict, base: Path) -> dict:
     """Make every path field absolute relative to the storyboard's folder (before validation)."""
     def fix(p: Any) -> Any:
-        return str((base / p).resolve()) if isinstance(p, str) and p and not Path(p).is_absolute() else p
+        return str(_absolute(base / p)) if isinstance(p, str) and p and not Path(p).is_absolute() else p
 
     data = dict(data)
     if "song" in data:
@@ -496,6 +496,15 @@ def _resolve_paths(data: dict, base: Path) -> dict:
         data["shots"] = [{**s, "footage": fix(s["footage"])} if isinstance(s, dict) and "footage" in s else s
                          for s in data["shots"]]
     return data
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` resolved; where it cannot be (a symbolic link loop) made absolute as written, and refused
+    where it is used."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _check_files(board: Storyboard) -> None:
@@ -584,9 +593,12 @@ def output_problem(path: Path, inputs: list[tuple[Path, str, bool]]) -> str | No
     Refused: an input itself (by resolved path or as the same file under another name), a path inside
     an input folder, a folder, and a path under a file.
     """
-    target = path.resolve()
-    for source, what, folder in inputs:
-        src = source.resolve()
+    try:
+        target = path.resolve()
+        resolved = [(source.resolve(), source, what, folder) for source, what, folder in inputs]
+    except (OSError, RuntimeError) as exc:   # a symbolic link loop, a name too long
+        return f"{path} cannot be resolved ({exc})"
+    for src, source, what, folder in resolved:
         if folder and (target == src or src in target.parents):
             return f"{path} is inside {what} ({source}); mvpipe will not write there"
         if not folder and (target == src or _same_file(target, src)):
