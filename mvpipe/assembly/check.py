@@ -31,6 +31,9 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     video = Path(video)
     if not video.is_file():
         raise InputError("video not found.", file=video)
+    if manifest is not None and not Path(manifest).is_file():
+        raise InputError("manifest not found.", file=manifest, field="--manifest",
+                         hint="Give the NAME.manifest.json written beside the video, or leave --manifest out.")
     manifest = Path(manifest) if manifest else manifest_path(video)
     plan = _manifest(manifest) if manifest.is_file() else None
     try:
