@@ -525,7 +525,10 @@ def _check_files(board: Storyboard) -> None:
             continue
         if not shot.footage.exists():
             raise board.error(f"footage not found: {shot.footage}.", "shots", i, "footage")
-        clips = [shot.footage] if shot.footage.is_file() else clips_in(shot.footage)
+        try:
+            clips = [shot.footage] if shot.footage.is_file() else clips_in(shot.footage)
+        except ValueError as exc:
+            raise board.error(f"{exc}.", "shots", i, "footage", hint="Point it at a folder of clips.") from None
         if not clips:
             raise board.error(f"no video files in the footage folder {shot.footage}.", "shots", i, "footage",
                               hint=f"Put clips there ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...).")
@@ -543,9 +546,21 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
 
 
 def clips_in(folder: Path) -> list[Path]:
-    """The video files under ``folder`` (recursively, hidden ones skipped), in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """The video files under ``folder`` (recursively, hidden ones skipped), in a stable order.
+
+    Raises :class:`ValueError` for a folder of more than 10,000 entries (``footage: /`` would scan the disk).
+    """
+    found = []
+    for n, p in enumerate(folder.rglob("*")):
+        if n >= _MAX_SCAN:
+            raise ValueError(f"the footage folder {folder} holds more than {_MAX_SCAN:,} files")
+        if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() \
+                and not any(part.startswith(".") for part in p.relative_to(folder).parts):
+            found.append(p)
+    return sorted(found)
+
+
+_MAX_SCAN = 10_000
 
 
 def _image_problem(path: Path) -> str | None:
@@ -591,7 +606,8 @@ def output_problem(path: Path, inputs: list[tuple[Path, str, bool]]) -> str | No
     """Why mvpipe must not write ``path``, or None. ``inputs``: (path, what it is, is a folder).
 
     Refused: an input itself (by resolved path or as the same file under another name), a path inside
-    an input folder, a folder, and a path under a file.
+    an input folder, a folder, a device or pipe (``-o /dev/null`` would replace the device), and a path
+    under a file.
     """
     try:
         target = path.resolve()
@@ -605,6 +621,8 @@ def output_problem(path: Path, inputs: list[tuple[Path, str, bool]]) -> str | No
             return f"{path} is {what}; writing the output there would destroy it"
     if target.is_dir():
         return f"{path} is a folder, not a file name"
+    if target.exists() and not target.is_file():
+        return f"{path} is a device or pipe, not a file mvpipe may replace"
     parent = next((p for p in target.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         return f"{path} would sit under {parent}, which is a file"

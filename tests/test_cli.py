@@ -330,6 +330,8 @@ def test_check_refuses_what_is_not_a_rendered_video(tmp_path: Path) -> None:
                         ("v.mp4", "not a render manifest")]:
         proc = _run("check", str(tmp_path / name))
         assert proc.returncode == 2 and words in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    proc = _run("check", str(tmp_path / "v.mp4"), "--manifest", str(tmp_path / "missing.json"))
+    assert proc.returncode == 2 and "manifest not found" in proc.stderr, proc.stderr
 
 
 def test_problems_found_before_anything_is_generated(tmp_path: Path) -> None:

@@ -250,3 +250,17 @@ def test_an_output_that_is_the_song_under_another_name_is_refused(write_board, t
         board.with_overrides(output=tmp_path / "linked.mp4")
     assert info.value.field == "--output" and (tmp_path / "song.wav").read_bytes() == b"RIFF"
     assert board.with_overrides(output=tmp_path / "fine.mp4").outputs()[0].path == tmp_path / "fine.mp4"
+
+
+def test_devices_link_loops_and_whole_disks_are_refused(write_board, tmp_path: Path) -> None:
+    board = load(write_board(SIMPLE.format(extra="", shot="")))
+    with pytest.raises(InputError, match="/dev/null is a device or pipe"):
+        board.with_overrides(output=Path("/dev/null"))   # os.replace would swap the device for a video
+    os.symlink(tmp_path / "loop-a", tmp_path / "loop-b")
+    os.symlink(tmp_path / "loop-b", tmp_path / "loop-a")
+    with pytest.raises(InputError, match="cannot be resolved") as info:
+        load(write_board(SIMPLE.format(extra="output: {path: loop-a}\n", shot="")))
+    assert info.value.field == "output.path"
+    with pytest.raises(InputError, match="holds more than 10,000 files") as info:
+        load(write_board(SIMPLE.format(extra="", shot=", footage: /")))
+    assert (info.value.shot, info.value.field) == ("a", "footage")
