@@ -7,19 +7,21 @@ and nothing else there; progress and warnings always go to stderr.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mvpipe import __version__
-from mvpipe.errors import InputError, MvpipeError
-from mvpipe.storyboard import Storyboard
-from mvpipe.workspace import Workspace
+from mvpipe import __version__, interrupt
+from mvpipe.errors import InputError, MvpipeError, show_traceback
+from mvpipe.storyboard import Output, Storyboard
+from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from mvpipe.planner import Plan
 
 _T0 = time.monotonic()
+# What the file system says when the user's paths or permissions are the problem: exit 2, not a crash.
+_REFUSALS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP,
+             errno.ENOSPC, errno.EDQUOT}
 
 
 def _progress(message: str) -> None:
@@ -45,6 +50,16 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _money(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount of US dollars, 0 or more, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("storyboard", type=Path)
     r.add_argument("-o", "--output", type=Path, metavar="OUT.mp4", help="where to write the video")
     r.add_argument("--generator", metavar="SPEC", help="provider[:model] for every shot, e.g. runway:gen4_turbo")
-    r.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the estimate is higher")
+    r.add_argument("--max-cost", type=_money, metavar="USD", help="refuse to start when the estimate is higher")
     r.add_argument("--retake", nargs="+", default=[], metavar="SHOT", help="ask for a new take of these shots")
     r.add_argument("--only", nargs="+", metavar="SHOT", help="generate only these shots (others: cached or a card)")
     r.add_argument("--dry-run", action="store_true", help="print the cost estimate and stop before any submission")
@@ -107,22 +122,29 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with interrupt.handling_signals():
+            return _COMMANDS[args.command](args)
     except InputError as exc:
+        show_traceback(exc)
         print(f"mvpipe: {exc}", file=sys.stderr)
         return exc.exit_code
     except MvpipeError as exc:
+        show_traceback(exc)
         print(f"mvpipe: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `mvpipe plan x | head`: the reader left; that is not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except KeyboardInterrupt:
+    except OSError as exc:  # the file system refused: permissions, a read-only mount, a full disk
+        show_traceback(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"mvpipe: {where}{exc.strerror or exc}.", file=sys.stderr)
+        return 2 if exc.errno in _REFUSALS else 1
+    except KeyboardInterrupt as exc:
         print("mvpipe: interrupted; finished work is kept and a rerun picks up from there.", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say what broke, exit 1
-        if os.environ.get("MVPIPE_DEBUG"):
-            traceback.print_exc()
+        show_traceback(exc)
         print(f"mvpipe: internal error: {type(exc).__name__}: {exc} (set MVPIPE_DEBUG=1 for a traceback)",
               file=sys.stderr)
         return 1
@@ -130,13 +152,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _analyze(song: Path, progress: Callable[[str], None] | None):
     from mvpipe.analysis import analyze
+    from mvpipe.assembly.probe import header_seconds
 
     if progress:
         progress(f"analysing {song.name}")
-    return analyze(song, Workspace(Path(".")).analysis, progress=progress)
+    result = analyze(song, Workspace(Path(".")).analysis, progress=progress)
+    said = header_seconds(song)
+    if said is not None and result.duration < said - 1.0:
+        _progress(f"warning: {song}: its header says {said:.1f} s but only {result.duration:.1f} s decode; the file "
+                  "may be cut short (a download or copy that stopped?). The video uses what plays.")
+    return result
+
+
+def _check_plot(plot: Path | None, inputs: list[tuple[Path, str, bool]]) -> None:
+    """``--plot`` must not write over an input (or into a folder's name) either."""
+    from mvpipe.storyboard import output_problem
+
+    if plot is not None and (problem := output_problem(plot, inputs)):
+        raise InputError(problem + ".", field="--plot", hint="Give a new file name ending in .png.")
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    _check_plot(args.plot, [(args.song, "the song", False)])
     result = _analyze(args.song, _progress)
     if args.plot:
         from mvpipe.plot import plot_analysis
@@ -156,18 +193,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> Storyboard:
     from mvpipe.storyboard import load
 
-    board = load(args.storyboard)
-    overrides: dict = {}
-    if getattr(args, "generator", None):
-        overrides["generator"] = args.generator
-        overrides["shots"] = [s.model_copy(update={"generator": None}) for s in board.shots]
-    if getattr(args, "output", None):
-        overrides["output"] = board.output.model_copy(update={"path": args.output.resolve()})
-    if overrides:
-        copy = board.model_copy(update=overrides)
-        copy._source, copy._lines = board._source, board._lines
-        board = copy
-    return board
+    return load(args.storyboard).with_overrides(generator=getattr(args, "generator", None),
+                                                output=getattr(args, "output", None))
 
 
 def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_numbers: dict[str, int] | None = None):
@@ -184,6 +211,10 @@ def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_number
             first = board.shots[shots[0]]
             loc = ("shots", shots[0], "generator") if first.generator else ("generator",)
             raise board.error(str(exc), *loc) from None
+        retires = capabilities[spec].retires
+        if retires is not None and retires <= date.today():
+            _progress(f"warning: {spec} is past the retirement date its provider announced ({retires}); it works "
+                      "only where an endpoint still serves it. Choose another generator before paying for one.")
     analysis = _analyze(board.song, progress)
     result = plan(board, analysis, capabilities, take_numbers=take_numbers)
     for warning in result.warnings:
@@ -193,6 +224,7 @@ def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_number
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     board = _load(args)
+    _check_plot(args.plot, board.inputs())
     analysis, result = _plan(board, _progress, Workspace.for_storyboard(args.storyboard).take_numbers())
     if args.plot:
         from mvpipe.plot import plot_analysis
@@ -218,14 +250,24 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from mvpipe.assembly import assemble, manifest_path
+    board = _load(args)
+    outputs = board.outputs()                     # a clash of output paths fails before anything is paid
+    board.check_writable(flag="--output" if args.output else None)
+    workspace = Workspace.for_storyboard(args.storyboard)
+    workspace.check_writable()
+    with workspace.lock():                        # one render per workspace; a killed one's temp files go
+        for output in outputs:
+            remove_stale_temps(output.path)
+            remove_stale_temps(manifest_path(output.path))
+        return _render(args, board, outputs, workspace)
+
+
+def _render(args: argparse.Namespace, board: Storyboard, outputs: list[Output], workspace: Workspace) -> int:
+    from mvpipe.assembly import assemble
     from mvpipe.export import parse_formats
     from mvpipe.generation.runner import generate
     from mvpipe.planner import for_output
 
-    board = _load(args)
-    outputs = board.outputs()                     # a clash of output paths fails before anything is paid
-    workspace = Workspace.for_storyboard(args.storyboard)
     take_numbers = workspace.take_numbers()
     formats = parse_formats(args.export, "--export") if args.export else []
     _check_rates(board, formats)                  # an fps the format cannot hold fails before anything is paid
@@ -282,6 +324,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
     board = _load(args)
     workspace = Workspace.for_storyboard(args.storyboard)
+    workspace.check_writable()
     _, result = _plan(board, _progress, workspace.take_numbers())
     rows = status(result, workspace)
     print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else status_table(rows))

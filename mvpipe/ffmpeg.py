@@ -11,11 +11,13 @@ import functools
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe import interrupt
+from mvpipe.errors import FFmpegError, InputError, MvpipeError
 
 
 @functools.cache
@@ -36,13 +38,47 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str], *, what: str) -> None:
-    """Run ffmpeg with ``args``; on failure raise with the tail of its log and ``what`` it was doing."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+@dataclass(frozen=True)
+class Ran:
+    """What a finished FFmpeg run printed: its stdout (only when asked for) and its log."""
+
+    stdout: bytes
+    log: str
+
+
+def run_ffmpeg(args: list[str], *, what: str, piece: str | None = None, stdout: bool = False,
+               loglevel: str = "error", timeout: float | None = None) -> Ran:
+    """Run ffmpeg with ``args``: the one way mvpipe runs FFmpeg.
+
+    On failure (or after ``timeout`` seconds) raises :class:`FFmpegError` with FFmpeg's last log lines,
+    ``what`` it was doing and the ``piece`` it was making. ``stdout``: keep what it writes to ``-``.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", loglevel, *args]
+    interrupt.check()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                stdout=subprocess.PIPE if stdout else subprocess.DEVNULL)
+    except OSError as exc:
+        raise FFmpegError(what, -1, [f"cannot start {cmd[0]}: {exc.strerror}"], piece) from None
+    with interrupt.child(proc):
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise FFmpegError(what, proc.returncode, [*_tail(err), f"(stopped after {timeout:g} s)"], piece) from None
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    interrupt.check()   # killed by a stop: that is the reason, not FFmpeg's exit status
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-12:])
-        raise MvpipeError(f"ffmpeg failed while {what} (exit {proc.returncode}):\n{tail}")
+        raise FFmpegError(what, proc.returncode, _tail(err), piece)
+    return Ran(stdout=out or b"", log=err.decode(errors="replace"))
+
+
+def _tail(log: bytes, lines: int = 12) -> list[str]:
+    return log.decode(errors="replace").strip().splitlines()[-lines:]
 
 
 def decode_audio(path: Path, sample_rate: int, *, mono: bool = True, start: float = 0.0,
@@ -56,17 +92,15 @@ def decode_audio(path: Path, sample_rate: int, *, mono: bool = True, start: floa
     if not path.is_file():
         raise InputError("song file not found.", file=path, hint="Check the path; it is relative to the storyboard.")
     channels = 1 if mono else 2
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error"]
-    if start:
-        cmd += ["-ss", f"{start:.6f}"]
-    cmd += ["-i", str(path)]
-    if duration is not None:
-        cmd += ["-t", f"{duration:.6f}"]
-    cmd += ["-vn", "-map", "0:a:0", "-ac", str(channels), "-ar", str(sample_rate), "-f", "f32le", "-"]
-    proc = subprocess.run(cmd, capture_output=True)
-    samples = np.frombuffer(proc.stdout, dtype="<f4")
-    if proc.returncode != 0 or samples.size == 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio samples"]
-        raise InputError(f"cannot decode audio ({reason[0]}).", file=path,
+    args = ["-ss", f"{start:.6f}"] if start else []
+    args += ["-i", str(path)] + (["-t", f"{duration:.6f}"] if duration is not None else [])
+    args += ["-vn", "-map", "0:a:0", "-ac", str(channels), "-ar", str(sample_rate), "-f", "f32le", "-"]
+    try:
+        samples = np.frombuffer(run_ffmpeg(args, what=f"decoding {path.name}", stdout=True).stdout, dtype="<f4")
+        reason = "no audio samples"
+    except FFmpegError as exc:
+        samples, reason = np.zeros(0, dtype="<f4"), (exc.tail[-1:] or ["no audio samples"])[0]
+    if samples.size == 0:
+        raise InputError(f"cannot decode audio ({reason}).", file=path,
                          hint="Give a song in a format FFmpeg reads (wav, mp3, ogg, flac, m4a).")
     return samples.reshape(-1, channels) if channels > 1 else samples.copy()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from mvpipe.analysis import Section, SongAnalysis
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest
-from mvpipe.storyboard import Length, Output, Shot, Storyboard
+from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
 
 
 class Segment(BaseModel):
@@ -28,7 +28,7 @@ class Segment(BaseModel):
     end_frame: int = Field(description="one past the last output frame, absolute")
     start: float = Field(description="song time of the cut into this segment (s)")
     end: float = Field(description="song time of the cut out of it (s)")
-    transition: str = Field(default="cut", description="how this segment comes in")
+    transition: TransitionName = Field(default="cut", description="how this segment comes in")
     transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the cut")
     head_frames: int = Field(default=0, description="frames the take must supply before start_frame")
     tail_frames: int = Field(default=0, description="frames the take must supply after end_frame")
@@ -37,7 +37,7 @@ class Segment(BaseModel):
     requested_seconds: float
     estimated_cost_usd: float = 0.0
     audio: float = Field(default=0.0, description="level of the take's own sound under the song")
-    if_short: str = "hold"
+    if_short: IfShort = "hold"
 
     @property
     def frames(self) -> int:
@@ -55,9 +55,9 @@ class Plan(BaseModel):
     fps: int
     width: int
     height: int
-    aspect: str
-    fit: str = "cover"
-    quality: str = "final"
+    aspect: Aspect
+    fit: Fit = "cover"
+    quality: Quality = "final"
     output: Path
     frames: int = Field(description="total output frames: (song_end - song_start) * fps, rounded")
     segments: list[Segment]
@@ -289,6 +289,8 @@ class _Layout:
         after = idx[idx.index(auto[-1]) + 1:] if auto else []
         fixed_after = sum(grid.span(cursor, shots[j].length) for j in after)
         share = 0.0
+        if end is not None:
+            self._refuse_overflow(idx, cursor, end)
         if auto and end is not None and not density:
             fixed = sum(grid.span(cursor, shots[j].length) for j in idx if isinstance(shots[j].length, Length))
             share = (end - cursor - fixed) / len(auto)
@@ -319,6 +321,19 @@ class _Layout:
             out.append(pos)
         return out
 
+    def _refuse_overflow(self, idx: list[int], cursor: float, end: float) -> None:
+        """Blame the first shot whose own length runs past ``end``, not the shots after it that get nothing."""
+        pos, grid = cursor, self.grid
+        for j in idx:
+            length = self.board.shots[j].length
+            if isinstance(length, Length):
+                pos += grid.span(pos, length)
+                if pos > end + 0.5:
+                    need, have = grid.time(pos) - grid.time(cursor), grid.time(end) - grid.time(cursor)
+                    raise self.board.error(f"with this shot's {length}, the shots up to it need {need:.1f}s but the "
+                                           f"song range is only {have:.1f}s.", "shots", j, "length",
+                                           hint="Shorten it, or set timing.start/end to use more of the song.")
+
     def _density_at(self, pos: float) -> Length:
         """The ``timing.density`` length for the section playing at beat index ``pos``."""
         density = self.board.timing.density
@@ -331,6 +346,10 @@ class _Layout:
 
     def _check_bounds(self, cuts: list[float]) -> None:
         timing, grid = self.board.timing, self.grid
+        if timing.min_shot and timing.max_shot and \
+                grid.seconds(cuts[0], timing.min_shot) > grid.seconds(cuts[0], timing.max_shot) + 1e-3:
+            raise self.board.error(f"timing.min_shot ({timing.min_shot}) is longer than timing.max_shot "
+                                   f"({timing.max_shot}).", "timing", "min_shot", hint="Swap or fix them.")
         for i in range(len(self.board.shots)):
             a, b = cuts[i], cuts[i + 1]
             secs = grid.time(b) - grid.time(a)

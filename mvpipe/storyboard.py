@@ -7,7 +7,9 @@ resolved relative to the storyboard file so a project folder can move as a whole
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +26,7 @@ from pydantic import (
 )
 
 from mvpipe.errors import InputError
+from mvpipe.workspace import manifest_path, nearest_folder
 
 SPEC_VERSION = 1
 ASPECTS: dict[str, tuple[int, int]] = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:5": (4, 5)}
@@ -32,12 +35,13 @@ TRANSITIONS = (
     "wipe-left", "wipe-right", "wipe-up", "wipe-down",
     "slide-left", "slide-right", "slide-up", "slide-down", "zoom",
 )
+TransitionName = Literal[TRANSITIONS]  # type: ignore[valid-type]  # the one list: the assembler adds its filters
 _LENGTH_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(beats?|bars?|s|sec|seconds?)\s*$", re.IGNORECASE)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Length(_Model):
@@ -71,7 +75,7 @@ LengthSpec = Annotated[Length, BeforeValidator(_parse_length)]
 class Transition(_Model):
     """How a shot comes in. ``length`` is centred on the cut so the cut point stays on the beat."""
 
-    type: Literal[TRANSITIONS] = "cut"  # type: ignore[valid-type]
+    type: TransitionName = "cut"
     length: LengthSpec | None = Field(default=None, description="default: 1 beat (none for cut)")
 
 
@@ -88,10 +92,21 @@ def _parse_transition(raw: Any) -> Any:
 TransitionSpec = Annotated[Transition, BeforeValidator(_parse_transition)]
 
 
-Aspect = Literal["16:9", "9:16", "1:1", "4:5"]
+def _unquoted_aspect(raw: Any) -> Any:
+    """YAML 1.1 reads an unquoted ``16:9`` as the base-60 number 969: say so, not just "invalid"."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        meant = next((a for a, (w, h) in ASPECTS.items() if w * 60 + h == raw), None)
+        if meant:
+            raise ValueError(f"YAML read the unquoted {meant} as the number {raw}; write it in quotes: "
+                             f'aspect: "{meant}"')
+    return raw
+
+
+Aspect = Annotated[Literal["16:9", "9:16", "1:1", "4:5"], BeforeValidator(_unquoted_aspect)]
 Height = Literal[720, 1080, 2160]
 Fit = Literal["cover", "contain", "blur"]
 Quality = Literal["draft", "final"]
+IfShort = Literal["hold", "slow"]
 
 
 class OutputVariant(_Model):
@@ -172,7 +187,7 @@ class Shot(_Model):
     continue_: Literal["previous"] | None = Field(default=None, alias="continue")
     footage: Path | None = Field(default=None, description="a clip file or a folder of clips to use")
     audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
-    if_short: Literal["hold", "slow"] = Field(default="hold", description="when a take is shorter than its slot")
+    if_short: IfShort = Field(default="hold", description="when a take is shorter than its slot")
     take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
 
     @field_validator("id")
@@ -257,6 +272,59 @@ class Storyboard(_Model):
             out.append(video)
         return out
 
+    def inputs(self) -> list[tuple[Path, str, bool]]:
+        """Everything a render reads, as (path, what it is, is a folder): no output may be written over one."""
+        found = [(self.song, "the song", False)]
+        found += [(ref, f"a reference image of '{name}'", False)
+                  for name, ch in self.characters.items() for ref in ch.references]
+        found += [(s.footage, f"shot '{s.id}''s footage", s.footage.is_dir()) for s in self.shots if s.footage]
+        if self._source is not None:
+            found += [(self._source, "the storyboard", False),
+                      (self._source.resolve().parent / ".mvpipe", "mvpipe's workspace (takes, journal)", True)]
+        return found
+
+    def check_outputs(self, flag: str | None = None) -> None:
+        """Refuse an output (video or manifest) that would overwrite an input or cannot be a file.
+
+        ``flag``: the command-line option that set the main output's path, blamed instead of the YAML.
+        """
+        inputs = self.inputs()
+        for i, video in enumerate(self.outputs()):
+            for path in (video.path, manifest_path(video.path)):
+                problem = output_problem(path, inputs)
+                if problem is None:
+                    continue
+                hint = "Choose another output path."
+                if i == 0 and flag:
+                    raise InputError(problem + ".", field=flag, hint=hint)
+                raise self.error(problem + ".", *(("output", "path") if i == 0 else ("output", "also", i - 1)),
+                                 hint=hint)
+
+    def check_writable(self, flag: str | None = None) -> None:
+        """Refuse, before anything is generated or paid for, outputs whose folder cannot be written."""
+        for i, video in enumerate(self.outputs()):
+            folder = nearest_folder(video.path.parent)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                problem, hint = f"cannot write into {folder} (permission denied).", "Choose another output path."
+                if i == 0 and flag:
+                    raise InputError(problem, field=flag, hint=hint)
+                raise self.error(problem, *(("output", "path") if i == 0 else ("output", "also", i - 1)), hint=hint)
+
+    def with_overrides(self, *, generator: str | None = None, output: Path | None = None) -> Storyboard:
+        """This storyboard with the command line's ``--generator`` and ``--output`` applied, checked as the file is."""
+        update: dict[str, Any] = {}
+        if generator:
+            update |= {"generator": generator, "shots": [s.model_copy(update={"generator": None}) for s in self.shots]}
+        if output:
+            update["output"] = self.output.model_copy(update={"path": _absolute(Path(output))})
+        if not update:
+            return self
+        copy = self.model_copy(update=update)
+        copy._source, copy._lines = self._source, self._lines
+        if output:
+            copy.check_outputs(flag="--output")
+        return copy
+
     def error(self, message: str, *loc: str | int, hint: str | None = None) -> InputError:
         """An InputError located at ``loc`` (e.g. ``"shots", 2, "generator"``) in the YAML file."""
         shot = self.shots[loc[1]].id if len(loc) > 1 and loc[0] == "shots" and isinstance(loc[1], int) else None
@@ -274,23 +342,18 @@ class _Located(ValueError):
 
 
 def load(path: Path | str) -> Storyboard:
-    """Read and validate a storyboard; raise :class:`InputError` naming the exact place on any problem."""
+    """Read and validate a storyboard; raise :class:`InputError` naming the exact place on any problem.
+
+    Bounded on any input: the file's size, the YAML's nesting and its values after aliases are
+    expanded are capped, and media it names are read by their headers only.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError("storyboard file not found.", file=path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML: {problem}.", file=path,
-                         line=mark.line + 1 if mark else None) from None
+    lines: dict[tuple, int] = {}
+    data = _parse(_read_text(path), path, lines)
     if not isinstance(data, dict):
         raise InputError("a storyboard is a YAML mapping (keys like 'song:' and 'shots:').", file=path, line=1)
-    lines: dict[tuple, int] = {}
-    _collect_lines(node, (), lines)
     data = _resolve_paths(data, path.parent)
     try:
         board = Storyboard.model_validate(data)
@@ -299,14 +362,119 @@ def load(path: Path | str) -> Storyboard:
     board._source = path
     board._lines = lines
     _check_files(board)
-    board.outputs()  # two outputs writing one file is bad input, said now
+    board.check_outputs()  # two outputs writing one file, or one writing over an input, is bad input, said now
     return board
+
+
+# A storyboard is a small text file: these caps refuse in milliseconds what could otherwise take minutes
+# (a 1 KB "billion laughs" alias bomb expands to 10^9 values) or exhaust the stack.
+_MAX_BYTES = 512 * 1024  # 500 shots with long prompts are ~250 KB
+_MAX_VALUES = 20_000  # YAML keys and values after aliases are expanded (500 shots need ~8,000)
+_MAX_DEPTH = 32
+
+
+def _read_text(path: Path) -> str:
+    size = path.stat().st_size
+    if size > _MAX_BYTES:
+        raise InputError(f"the file is {size / 1e6:.1f} MB; a storyboard is a small text file (at most 512 KB).",
+                         file=path, hint="Is this the storyboard?")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}).", file=path,
+                         line=raw.count(b"\n", 0, exc.start) + 1, hint="Save the file as UTF-8.") from None
+    if "\x00" in text:
+        raise InputError("a NUL character: a storyboard is plain text.", file=path,
+                         line=text.count("\n", 0, text.index("\x00")) + 1, hint="Remove it.")
+    return text
+
+
+def _parse(text: str, path: Path, lines: dict[tuple, int]) -> Any:
+    """YAML text -> plain data, parsed once (by libyaml where built in); ``lines`` gets each key's line."""
+    depth, deepest = 0, 0
+    for char in re.sub(r"[^][{}]", "", text):  # PyYAML's scanner slows quadratically in deep [[[...]]]
+        depth = max(0, depth + (1 if char in "[{" else -1))
+        deepest = max(deepest, depth)
+    if deepest > _MAX_DEPTH:
+        raise InputError("the YAML is nested too deeply to be a storyboard.", file=path)
+    fast = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = fast(text)
+    try:
+        for count, _ in enumerate(yaml.parse(text, Loader=fast)):  # counted before any node is built
+            if count > _MAX_VALUES:
+                raise InputError(f"the YAML holds more than {_MAX_VALUES:,} values; a storyboard never needs that.",
+                                 file=path, hint="Is this the storyboard?")
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _Walk(path, lines).node(node, (), None)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML: {problem}.", file=path, line=mark.line + 1 if mark else None) from None
+    except RecursionError:
+        raise InputError("the YAML is nested too deeply to be a storyboard.", file=path) from None
+    finally:
+        loader.dispose()
+
+
+class _Walk:
+    """One pass over the YAML nodes before anything is built from them: records each key's line and
+    refuses duplicate keys, NUL characters, deep nesting and alias expansion past the caps."""
+
+    def __init__(self, path: Path, lines: dict[tuple, int]) -> None:
+        self.path, self.lines, self.left = path, lines, _MAX_VALUES
+
+    def node(self, node: yaml.Node, loc: tuple, shot: str | None, *, key: bool = False) -> None:
+        self.left -= 1
+        if self.left < 0 or len(loc) > _MAX_DEPTH:
+            why = f"expands to more than {_MAX_VALUES:,} values" if self.left < 0 else "is nested too deeply"
+            raise self._error(f"the YAML {why} (aliases of aliases?); a storyboard never needs that.", node, loc[:1],
+                              None, hint="Write it out plainly.")
+        if not key:
+            self.lines[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode) and "\x00" in node.value:
+            raise self._error("a NUL character (\\0) in this value.", node, loc, shot, hint="Remove it.")
+        if isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.node(item, (*loc, i), _shot_id(item) if loc == ("shots",) else shot)
+        elif isinstance(node, yaml.MappingNode):
+            self.mapping(node, loc, shot)
+
+    def mapping(self, node: yaml.MappingNode, loc: tuple, shot: str | None) -> None:
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden here
+                self.node(value, loc, shot)
+                continue
+            self.node(key, loc, shot, key=True)
+            k = key.value if isinstance(key, yaml.ScalarNode) else f"<{key.id}>"
+            if k in seen:
+                raise self._error(f"'{k}' is given twice (first on line {seen[k]}); YAML would silently keep the "
+                                  "last one.", key, (*loc, k), shot, hint="Remove one of them.")
+            seen[k] = key.start_mark.line + 1
+            self.node(value, (*loc, k), shot)
+            self.lines[(*loc, k)] = key.start_mark.line + 1  # point at the key, not its value
+
+    def _error(self, message: str, node: yaml.Node, loc: tuple, shot: str | None, hint: str) -> InputError:
+        field = ".".join(str(p) for p in (loc[2:] if shot is not None else loc)) or None
+        return InputError(message, file=self.path, line=node.start_mark.line + 1, shot=shot, field=field, hint=hint)
+
+
+def _shot_id(node: yaml.Node) -> str | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "id" and isinstance(value, yaml.ScalarNode):
+                return value.value
+    return None
 
 
 def _resolve_paths(data: dict, base: Path) -> dict:
     """Make every path field absolute relative to the storyboard's folder (before validation)."""
     def fix(p: Any) -> Any:
-        return str((base / p).resolve()) if isinstance(p, str) and p and not Path(p).is_absolute() else p
+        return str(_absolute(base / p)) if isinstance(p, str) and p and not Path(p).is_absolute() else p
 
     data = dict(data)
     if "song" in data:
@@ -330,8 +498,18 @@ def _resolve_paths(data: dict, base: Path) -> dict:
     return data
 
 
+def _absolute(path: Path) -> Path:
+    """``path`` resolved; where it cannot be (a symbolic link loop) made absolute as written, and refused
+    where it is used."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
 def _check_files(board: Storyboard) -> None:
-    """Files the storyboard names must exist now, not half-way through a paid render."""
+    """Files the storyboard names must exist and be what they say, now, not half-way through a paid
+    render. Media are read by their headers only: bounded time and memory whatever they hold."""
     if not board.song.is_file():
         raise board.error(f"song file not found: {board.song}.", "song",
                           hint="Paths are relative to the storyboard file.")
@@ -339,21 +517,123 @@ def _check_files(board: Storyboard) -> None:
         for j, ref in enumerate(ch.references):
             if not ref.is_file():
                 raise board.error(f"reference image not found: {ref}.", "characters", name, "references", j)
+            if problem := _image_problem(ref):
+                raise board.error(f"reference {ref.name}: {problem}.", "characters", name, "references", j,
+                                  hint="Give a PNG, JPEG or WebP picture.")
     for i, shot in enumerate(board.shots):
-        if shot.footage is not None and not shot.footage.exists():
+        if shot.footage is None:
+            continue
+        if not shot.footage.exists():
             raise board.error(f"footage not found: {shot.footage}.", "shots", i, "footage")
+        try:
+            clips = [shot.footage] if shot.footage.is_file() else clips_in(shot.footage)
+        except ValueError as exc:
+            raise board.error(f"{exc}.", "shots", i, "footage", hint="Point it at a folder of clips.") from None
+        if not clips:
+            raise board.error(f"no video files in the footage folder {shot.footage}.", "shots", i, "footage",
+                              hint=f"Put clips there ({', '.join(sorted(VIDEO_SUFFIXES)[:6])}, ...).")
+        for clip in clips:
+            if problem := _clip_problem(clip):
+                raise board.error(f"footage {clip.name}: {problem}.", "shots", i, "footage",
+                                  hint="Give a video file FFmpeg reads (mp4, mov, webm, ...).")
 
 
-def _collect_lines(node: yaml.Node, loc: tuple, out: dict[tuple, int]) -> None:
-    out[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            k = key.value
-            _collect_lines(value, (*loc, k), out)
-            out[(*loc, k)] = key.start_mark.line + 1  # point at the key, not its value
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _collect_lines(item, (*loc, i), out)
+# 8K is 33 megapixels: a picture larger than this is no reference or clip, and decoding it could take gigabytes.
+MAX_PIXELS = 40_000_000
+_STILLS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+                            ".m2ts", ".wmv", ".flv", ".ogv", ".3gp", ".gif", ".mxf", ".dv"})
+
+
+def clips_in(folder: Path) -> list[Path]:
+    """The video files under ``folder`` (recursively, hidden ones skipped), in a stable order.
+
+    Raises :class:`ValueError` for a folder of more than 10,000 entries (``footage: /`` would scan the disk).
+    """
+    found = []
+    for n, p in enumerate(folder.rglob("*")):
+        if n >= _MAX_SCAN:
+            raise ValueError(f"the footage folder {folder} holds more than {_MAX_SCAN:,} files")
+        if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() \
+                and not any(part.startswith(".") for part in p.relative_to(folder).parts):
+            found.append(p)
+    return sorted(found)
+
+
+_MAX_SCAN = 10_000
+
+
+def _image_problem(path: Path) -> str | None:
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if too_big := _too_many_pixels(*im.size):
+                    return too_big
+                im.verify()
+    except Image.DecompressionBombError:
+        return f"its size is more than mvpipe reads ({MAX_PIXELS // 1_000_000} megapixels)"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"not a complete image ({exc})"
+    return None
+
+
+def _clip_problem(path: Path) -> str | None:
+    import av
+
+    if path.suffix.lower() in _STILLS:   # a picture's header may give no size to FFmpeg: ask Pillow
+        return _image_problem(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "it has no video stream"
+            ctx = container.streams.video[0].codec_context
+            return _too_many_pixels(ctx.width, ctx.height)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        return f"not a video FFmpeg reads ({exc})"
+    return None
+
+
+def _too_many_pixels(width: int, height: int) -> str | None:
+    if width * height > MAX_PIXELS:
+        return f"{width}x{height} pixels is more than mvpipe reads ({MAX_PIXELS // 1_000_000} megapixels)"
+    return None
+
+
+def output_problem(path: Path, inputs: list[tuple[Path, str, bool]]) -> str | None:
+    """Why mvpipe must not write ``path``, or None. ``inputs``: (path, what it is, is a folder).
+
+    Refused: an input itself (by resolved path or as the same file under another name), a path inside
+    an input folder, a folder, a device or pipe (``-o /dev/null`` would replace the device), and a path
+    under a file.
+    """
+    try:
+        target = path.resolve()
+        resolved = [(source.resolve(), source, what, folder) for source, what, folder in inputs]
+    except (OSError, RuntimeError) as exc:   # a symbolic link loop, a name too long
+        return f"{path} cannot be resolved ({exc})"
+    for src, source, what, folder in resolved:
+        if folder and (target == src or src in target.parents):
+            return f"{path} is inside {what} ({source}); mvpipe will not write there"
+        if not folder and (target == src or _same_file(target, src)):
+            return f"{path} is {what}; writing the output there would destroy it"
+    if target.is_dir():
+        return f"{path} is a folder, not a file name"
+    if target.exists() and not target.is_file():
+        return f"{path} is a device or pipe, not a file mvpipe may replace"
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        return f"{path} would sit under {parent}, which is a file"
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:

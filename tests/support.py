@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mvpipe.analysis import Section, SongAnalysis
+from mvpipe.ffmpeg import run_ffmpeg
 
 SHARED = Path(os.environ.get("MVPIPE_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 
@@ -31,3 +32,25 @@ def grid_analysis(bpm: float = 120.0, meter: int = 4, duration: float = 60.0, fi
                         downbeats=beats[::meter],
                         sections=[Section(start=a, end=b, label=lab, energy=1.0) for a, b, lab in secs],
                         energy_hop=0.1, energy=[0.0] * int(duration * 10))
+
+
+def write_png(path: Path, size: tuple[int, int] = (8, 8)) -> Path:
+    """A real (tiny) PNG: storyboards refuse references that are not images."""
+    from PIL import Image
+
+    Image.new("RGB", size, (200, 40, 40)).save(path)
+    return path
+
+
+def make_clip(dest: Path, colour: str = "0xE03030", seconds: float = 2.0, size: str = "320x180",
+              fps: str = "24", audio: bool = False, extra: list[str] | None = None) -> Path:
+    """A solid-colour clip (optionally with a 440 Hz tone) encoded with libx264."""
+    if dest.is_file():
+        return dest
+    args = ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
+    args += (extra or []) + ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    args += ["-c:a", "aac"] if audio else []
+    run_ffmpeg([*args, str(dest)], what="making a test clip")
+    return dest

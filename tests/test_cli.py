@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from support import shared_file
+from support import make_clip, shared_file
 
 from mvpipe.cli import main
 from mvpipe.ffmpeg import decode_audio
@@ -22,18 +24,25 @@ DEMO = ROOT / "storyboards" / "demo.yaml"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mvpipe.cli", *args], capture_output=True, text=True, cwd=ROOT)
+    """The real command line, run from a temporary folder (never the checkout), importing this checkout."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-m", "mvpipe.cli", *args], capture_output=True, text=True,
+                          cwd=tempfile.gettempdir(), env={**os.environ, "PYTHONPATH": path})
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> dict:
-    """Render the demo storyboard once, through the real command line."""
-    out = tmp_path_factory.mktemp("demo") / "demo.mp4"
-    proc = _run("render", str(DEMO), "-o", str(out))
+    """Render a copy of the demo project once, through the real command line (its workspace in the copy)."""
+    copy = tmp_path_factory.mktemp("demo")
+    for folder in ("storyboards", "assets"):
+        shutil.copytree(ROOT / folder, copy / folder)
+    board = copy / "storyboards" / "demo.yaml"
+    out = copy / "demo.mp4"
+    proc = _run("render", str(board), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
-    plan = json.loads(_run("plan", str(DEMO), "--json").stdout)
-    analysis = json.loads(_run("analyze", str(ROOT / "assets" / "demo_song.mp3"), "--json").stdout)
-    return {"out": out, "plan": plan, "analysis": analysis}
+    plan = json.loads(_run("plan", str(board), "--json").stdout)
+    analysis = json.loads(_run("analyze", str(copy / "assets" / "demo_song.mp3"), "--json").stdout)
+    return {"out": out, "plan": plan, "analysis": analysis, "board": board}
 
 
 def test_demo_is_h264_aac_and_exactly_the_song_range_long(demo) -> None:
@@ -103,14 +112,16 @@ def test_the_soundtrack_is_the_song_without_offset(demo) -> None:
 
 
 def test_render_again_reuses_every_take(demo, tmp_path: Path) -> None:
-    takes = ROOT / "storyboards" / ".mvpipe" / "takes"
+    takes = demo["board"].parent / ".mvpipe" / "takes"
     before = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
     out = tmp_path / "again.mp4"
-    proc = _run("render", str(DEMO), "-o", str(out))
+    proc = _run("render", str(demo["board"]), "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     after = {p.name: p.stat().st_mtime_ns for p in takes.glob("*.mp4")}
     assert before and after == before
-    assert "generating" not in proc.stderr
+    shots = {s["shot"] for s in demo["plan"]["segments"]}
+    assert all(f"shot {shot}: done (cached)" in proc.stderr for shot in shots), proc.stderr
+    assert ": running" not in proc.stderr
 
 
 def test_plan_json_is_one_document_with_the_contract_fields() -> None:
@@ -171,7 +182,7 @@ def test_a_song_that_is_not_audio_exits_2(tmp_path: Path) -> None:
 
 def test_max_cost_refuses_before_anything_is_generated(tmp_path: Path, capsys) -> None:
     board = _board(tmp_path)
-    assert main(["render", str(board), "--max-cost", "-1"]) == 2
+    assert main(["render", str(board), "--generator", "runway", "--max-cost", "0"]) == 2
     assert "over --max-cost" in capsys.readouterr().err
     assert not (tmp_path / ".mvpipe" / "takes").exists() or not any((tmp_path / ".mvpipe" / "takes").iterdir())
 
@@ -269,3 +280,77 @@ def test_plots_are_written(tmp_path: Path) -> None:
         proc = _run(command, str(target), "--plot", str(png))
         assert proc.returncode == 0, proc.stderr
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_the_suites_own_commands_leave_an_empty_home_empty(tmp_path: Path) -> None:
+    """The suite (here its plotting and analysis tests, which reach for ~/.cache and matplotlib's
+    folder) run with HOME an empty folder and none of the suite's variables set: HOME stays empty."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("MVPIPE_CACHE", "MPLCONFIGDIR")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_plot.py"],
+                          cwd=ROOT, env={**env, "HOME": str(home)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "-0.01", "ten"])
+def test_max_cost_must_be_a_finite_amount(value: str, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["render", str(DEMO), "--max-cost", value, "--dry-run"])
+    assert info.value.code == 2 and "0 or more" in capsys.readouterr().err
+
+
+def _short_board(tmp_path: Path, extra: str = "") -> Path:
+    shutil.copy(ROOT / "assets" / "demo_song.mp3", tmp_path / "song.mp3")
+    board = tmp_path / "board.yaml"
+    board.write_text(f"mvpipe: 1\nsong: song.mp3\noutput: {{height: 720, quality: draft}}\ntiming: {{end: 4}}\n{extra}"
+                     "shots:\n  - {id: a, length: 1 bar, prompt: road}\n  - {id: b, prompt: car}\n")
+    return board
+
+
+@pytest.mark.parametrize("argv", [["render", "{board}", "-o", "{dir}/song.mp3"],
+                                  ["plan", "{board}", "--plot", "{board}"],
+                                  ["analyze", "{dir}/song.mp3", "--plot", "{dir}/song.mp3"]])
+def test_nothing_the_user_made_is_overwritten(tmp_path: Path, argv: list[str]) -> None:
+    board = _short_board(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    proc = _run(*(a.format(board=board, dir=tmp_path) for a in argv))
+    assert proc.returncode == 2 and "would destroy it" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # nothing made, nothing changed
+
+
+def test_check_refuses_what_is_not_a_rendered_video(tmp_path: Path) -> None:
+    (tmp_path / "text.mp4").write_text("not a video")
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    shutil.copy(ROOT / "assets" / "demo_song.mp3", tmp_path / "song.mp3")
+    make_clip(tmp_path / "v.mp4", seconds=0.5)
+    (tmp_path / "v.manifest.json").write_text("{not json")
+    for name, words in [("text.mp4", "not a video"), ("empty.mp4", "not a video"), ("song.mp3", "no video stream"),
+                        ("v.mp4", "not a render manifest")]:
+        proc = _run("check", str(tmp_path / name))
+        assert proc.returncode == 2 and words in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    proc = _run("check", str(tmp_path / "v.mp4"), "--manifest", str(tmp_path / "missing.json"))
+    assert proc.returncode == 2 and "manifest not found" in proc.stderr, proc.stderr
+
+
+def test_problems_found_before_anything_is_generated(tmp_path: Path) -> None:
+    """A comfyui render without its workflow, and a workspace that is a file: exit 2, no take made."""
+    board = _short_board(tmp_path, "generator: comfyui\n")
+    proc = _run("render", str(board))
+    assert proc.returncode == 2 and "needs a workflow: set COMFYUI_WORKFLOW" in proc.stderr, proc.stderr
+    assert not list((tmp_path / ".mvpipe" / "takes").glob("*.mp4"))
+    shutil.rmtree(tmp_path / ".mvpipe")
+    (tmp_path / ".mvpipe").write_text("mine")
+    proc = _run("render", str(_short_board(tmp_path)))
+    assert proc.returncode == 2 and "is a file where mvpipe keeps a folder" in proc.stderr, proc.stderr
+    assert (tmp_path / ".mvpipe").read_text() == "mine"
+
+
+def test_a_truncated_song_and_a_retired_model_are_warned_about_at_plan(tmp_path: Path) -> None:
+    board = _short_board(tmp_path, "generator: openai:sora-2\n")
+    data = (tmp_path / "song.mp3").read_bytes()
+    (tmp_path / "song.mp3").write_bytes(data[:len(data) // 3])
+    proc = _run("plan", str(board))
+    assert proc.returncode == 0, proc.stderr
+    assert "may be cut short" in proc.stderr and "openai:sora-2 is past the retirement date" in proc.stderr

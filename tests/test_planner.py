@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import grid_analysis
+from support import grid_analysis, write_png
 
 from mvpipe.errors import InputError
 from mvpipe.generation.provider import Capabilities
@@ -148,6 +148,19 @@ def test_more_time_than_the_song_has_is_an_error(write_board) -> None:
         _plan(write_board, "  - {id: a, prompt: x}\n", timing="timing: {end: 90}\n")
 
 
+def test_the_shot_too_long_for_the_song_is_blamed_not_the_one_after_it(write_board) -> None:
+    with pytest.raises(InputError, match="with this shot's 500s, the shots up to it need 500.0s") as info:
+        _plan(write_board, "  - {id: a, length: 500s, prompt: x}\n  - {id: b, prompt: x}\n")
+    assert (info.value.shot, info.value.field) == ("a", "length") and info.value.line
+
+
+@pytest.mark.parametrize("timing", ["{min_shot: 4 bars, max_shot: 1 bar}", "{min_shot: 8s, max_shot: 1 bar}"])
+def test_min_shot_longer_than_max_shot_is_located(write_board, timing: str) -> None:
+    with pytest.raises(InputError, match="is longer than timing.max_shot") as info:
+        _plan(write_board, "  - {id: a, prompt: x}\n  - {id: b, prompt: x}\n", timing=f"timing: {timing}\n")
+    assert (info.value.shot, info.value.field) == (None, "timing.min_shot") and info.value.line
+
+
 def test_fewer_shots_than_song_hold_the_last_one_with_a_warning(write_board) -> None:
     p = _plan(write_board, "  - {id: a, length: 2 bars, prompt: x}\n  - {id: b, length: 2 bars, prompt: x}\n")
     assert p.segments[-1].end_frame == p.frames
@@ -235,7 +248,7 @@ def test_fixed_shots_after_shared_ones_are_counted_back_from_the_end_onto_beats(
 
 
 def test_native_references_that_force_a_length_are_planned_and_priced(write_board, tmp_path) -> None:
-    (tmp_path / "mara.png").write_bytes(b"png")
+    write_png(tmp_path / "mara.png")
     head = HEAD.replace("{description: woman with a silver bob}",
                         "{description: woman with a silver bob, references: [mara.png], ids: {openai: char_1}}")
     veo_refs = VEO.model_copy(update={"references_as": "native", "max_references": 3, "reference_durations": [8]})

@@ -5,6 +5,7 @@
 
 from mvpipe.assembly.check import check
 from mvpipe.assembly.models import CheckReport, RenderManifest
-from mvpipe.assembly.render import assemble, manifest_path
+from mvpipe.assembly.render import assemble
+from mvpipe.workspace import manifest_path
 
 __all__ = ["assemble", "check", "manifest_path", "CheckReport", "RenderManifest"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from mvpipe.errors import MvpipeError
-from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
+from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.workspace import atomic_path
 
 RATE = 48000
@@ -70,12 +69,11 @@ def render_master(song: Path, song_start: float, total: int, clips: list[ClipSou
 def _normalise(wav: Path, total: int, target: float) -> None:
     """Two-pass EBU R128 loudnorm to ``target`` LUFS, in place; back to 48 kHz after it (it runs at 192k)."""
     common = f"I={target!r}:TP=-1.5:LRA=11"
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(wav), "-af",
-                           f"loudnorm={common}:print_format=json", "-f", "null", "-"],
-                          capture_output=True, text=True)
-    found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", proc.stderr)
-    if proc.returncode != 0 or not found:
-        raise MvpipeError("loudness measurement failed: " + proc.stderr.strip()[-400:])
+    log = run_ffmpeg(["-i", str(wav), "-af", f"loudnorm={common}:print_format=json", "-f", "null", "-"],
+                     what="measuring loudness", loglevel="info").log
+    found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", log)
+    if not found:
+        raise MvpipeError("loudness measurement failed: " + log.strip()[-400:])
     m = json.loads(found[-1])
     measured = (f"measured_I={m['input_i']}:measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
                 f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}")

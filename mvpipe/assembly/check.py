@@ -8,16 +8,17 @@ cross-correlation near the start and near the end, so both an offset and a drift
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+import av
 import numpy as np
+from pydantic import ValidationError
 
 from mvpipe.assembly.models import CheckReport, RenderManifest
 from mvpipe.assembly.probe import stream_facts
-from mvpipe.assembly.render import manifest_path
 from mvpipe.errors import InputError
-from mvpipe.ffmpeg import decode_audio, ffmpeg_exe
+from mvpipe.ffmpeg import decode_audio, run_ffmpeg
+from mvpipe.workspace import manifest_path
 
 _THUMB = (64, 36)
 _SR = 16000          # audio rate for the offset measurement: 1/16 ms per sample
@@ -30,9 +31,18 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     video = Path(video)
     if not video.is_file():
         raise InputError("video not found.", file=video)
+    if manifest is not None and not Path(manifest).is_file():
+        raise InputError("manifest not found.", file=manifest, field="--manifest",
+                         hint="Give the NAME.manifest.json written beside the video, or leave --manifest out.")
     manifest = Path(manifest) if manifest else manifest_path(video)
-    plan = RenderManifest.model_validate_json(manifest.read_text()) if manifest.is_file() else None
-    facts = stream_facts(video)
+    plan = _manifest(manifest) if manifest.is_file() else None
+    try:
+        facts = stream_facts(video)
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise InputError(f"not a video FFmpeg reads ({exc}).", file=video, hint="Give a video mvpipe rendered.") \
+            from None
+    if facts.frames == 0:
+        raise InputError("no video frames in this file.", file=video, hint="Give a video mvpipe rendered.")
     fps = 1 / facts.step if facts.step else 0.0
     cuts = find_cuts(video)
     report = CheckReport(video=video, manifest=manifest if plan else None, frames=facts.frames, fps=fps,
@@ -62,14 +72,23 @@ def check(video: Path, manifest: Path | None = None) -> CheckReport:
     return report
 
 
+def _manifest(path: Path) -> RenderManifest:
+    try:
+        return RenderManifest.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or None
+        raise InputError(f"not a render manifest: {err['msg']}.", file=path, field=where,
+                         hint="Render the video again to rewrite it, or pass --manifest with the right file.") from None
+
+
 def frame_signatures(video: Path, size: tuple[int, int] = _THUMB, gray: bool = True) -> np.ndarray:
     """Every decoded frame as a small thumbnail array, shape (frames, h, w[, 3])."""
     w, h = size
     fmt, depth = ("gray", 1) if gray else ("rgb24", 3)
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(video),
-                           "-map", "0:v:0", "-vf", f"scale={w}:{h}:flags=area", "-pix_fmt", fmt,
-                           "-f", "rawvideo", "-"], capture_output=True, check=True)
-    frames = np.frombuffer(proc.stdout, dtype=np.uint8)
+    raw = run_ffmpeg(["-i", str(video), "-map", "0:v:0", "-vf", f"scale={w}:{h}:flags=area", "-pix_fmt", fmt,
+                      "-f", "rawvideo", "-"], what=f"reading the frames of {video.name}", stdout=True).stdout
+    frames = np.frombuffer(raw, dtype=np.uint8)
     shape = (-1, h, w) if gray else (-1, h, w, depth)
     return frames.reshape(shape)
 

@@ -10,13 +10,12 @@ works on this machine (an encoder compiled into FFmpeg is not a GPU that exists)
 from __future__ import annotations
 
 import functools
-import subprocess
 from typing import Literal
 
 from pydantic import BaseModel
 
-from mvpipe.errors import MvpipeError
-from mvpipe.ffmpeg import ffmpeg_exe
+from mvpipe.errors import FFmpegError
+from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.storyboard import Quality
 
 Codec = Literal["h264", "h265"]
@@ -45,6 +44,13 @@ _HARDWARE = {
 }
 _VAAPI_DEVICE = "/dev/dri/renderD128"
 
+# The encoder writes its colour tags, SAR and timing into the SPS from the frames it is given (the
+# -color_* options alone left primaries and transfer "unspecified", and a take whose frames carry its
+# own tags unchanged would give its pieces other headers, which concat cannot join). So every piece's
+# frames are stamped the same, whatever any take says: BT.709 primaries, transfer and matrix, TV
+# range, square pixels, a 1/fps timebase.
+_TAGS = ",setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709,setsar=1,settb=1/{fps}"
+
 # H.264 levels: (name, max macroblocks per frame, max macroblocks per second).
 _H264_LEVELS = [("3.1", 3600, 108000), ("3.2", 5120, 216000), ("4.1", 8192, 245760), ("4.2", 8704, 522240),
                 ("5.1", 36864, 983040), ("5.2", 36864, 2073600), ("6.0", 139264, 4177920)]
@@ -65,19 +71,17 @@ class EncoderSettings(BaseModel):
     input_args: list[str] = []
     decode_args: list[str] = []  # for reading takes (not the lossless leads)
     piece_threads: int = 0  # threads one piece's encoder uses; 0 when the encoder decides
-    filter_tail: str = ""
+    filter_tail: str = ""  # ends every piece's graph: the frames' tags (see _TAGS), then what the encoder needs
     video_args: list[str]
 
 
-def settings(width: int, height: int, fps: int, quality: str = "final", codec: Codec = "h264",
+def settings(width: int, height: int, fps: int, quality: Quality = "final", codec: Codec = "h264",
              encoder: str = "auto") -> EncoderSettings:
     """Encoder settings for a ``width``x``height`` at ``fps`` render.
 
     ``encoder``: ``"auto"`` takes a working hardware encoder, else libx264/libx265; ``"software"``
     never tries hardware; any other value names an FFmpeg encoder to use as is.
     """
-    if quality not in _QUALITY:
-        raise MvpipeError(f"unknown quality {quality!r}; use draft or final.")
     q = _QUALITY[quality]
     software = "libx264" if codec == "h264" else "libx265"
     if encoder == "auto":
@@ -114,8 +118,8 @@ def settings(width: int, height: int, fps: int, quality: str = "final", codec: C
     return EncoderSettings(codec=codec, encoder=name, quality=quality, width=width, height=height, fps=fps,
                            timescale=timescale, scaler=q["scaler"],
                            audio_args=["-c:a", "aac", "-aac_coder", q["aac"], "-b:a", q["abr"]],
-                           input_args=input_args, decode_args=q["decode"], piece_threads=threads, filter_tail=tail,
-                           video_args=args)
+                           input_args=input_args, decode_args=q["decode"], piece_threads=threads,
+                           filter_tail=_TAGS.format(fps=fps) + tail, video_args=args)
 
 
 @functools.cache
@@ -123,12 +127,12 @@ def hardware_works(name: str) -> bool:
     """True when FFmpeg can really encode a frame with ``name`` here (not merely has it built in)."""
     pre = ["-vaapi_device", _VAAPI_DEVICE] if name.endswith("_vaapi") else []
     vf = ["-vf", "format=nv12,hwupload"] if name.endswith("_vaapi") else []
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *pre, "-f", "lavfi",
-           "-i", "color=c=gray:s=256x256:r=30:d=0.1", *vf, "-frames:v", "3", "-c:v", name, "-f", "null", "-"]
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
+        run_ffmpeg([*pre, "-f", "lavfi", "-i", "color=c=gray:s=256x256:r=30:d=0.1", *vf, "-frames:v", "3",
+                    "-c:v", name, "-f", "null", "-"], what=f"trying the {name} encoder", timeout=30)
+    except FFmpegError:
         return False
+    return True
 
 
 def _h264_level(width: int, height: int, fps: int) -> str:

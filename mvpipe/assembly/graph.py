@@ -27,8 +27,9 @@ from pathlib import Path
 from mvpipe.assembly.encoder import EncoderSettings
 from mvpipe.assembly.probe import MediaInfo
 from mvpipe.assembly.timeline import Piece, Window
-from mvpipe.errors import MvpipeError
+from mvpipe.storyboard import Fit, IfShort
 
+# Every transition but "cut" (storyboard.TRANSITIONS, the one list) -> its xfade name.
 XFADE = {"crossfade": "fade", "fade-black": "fadeblack", "fade-white": "fadewhite",
          "wipe-left": "wipeleft", "wipe-right": "wiperight", "wipe-up": "wipeup", "wipe-down": "wipedown",
          "slide-left": "slideleft", "slide-right": "slideright", "slide-up": "slideup",
@@ -59,7 +60,7 @@ class Command:
         return [*ins, "-filter_complex", self.graph, *self.output, str(dest), *second]
 
 
-def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
+def source_for(info: MediaInfo, need: int, fps: int, if_short: IfShort) -> Source:
     """How a take covers ``need`` output frames: as is, holding its last frame, or slowed to fit."""
     available = max(1, math.ceil(info.duration * fps - 1e-6))
     if need > available and if_short == "slow":
@@ -67,7 +68,7 @@ def source_for(info: MediaInfo, need: int, fps: int, if_short: str) -> Source:
     return Source(info=info, available=available)
 
 
-def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSettings, *,
+def piece_command(piece: Piece, sources: list[Source], fit: Fit, enc: EncoderSettings, *,
                   lead_in: Path | None = None, lead_out: int = 0) -> Command:
     """The command that renders ``piece``; ``sources`` is indexed by segment.
 
@@ -113,7 +114,7 @@ def piece_command(piece: Piece, sources: list[Source], fit: str, enc: EncoderSet
                    lead_output=lead)
 
 
-def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit: str) -> tuple[list[str], str]:
+def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit: Fit) -> tuple[list[str], str]:
     """Input options and filter chain that yield exactly ``w.frames`` conformed frames of the window."""
     fps = enc.fps
     if src.speed == 1.0:
@@ -138,13 +139,11 @@ def _window_chain(index: int, w: Window, src: Source, enc: EncoderSettings, fit:
     return opts, "".join(steps)
 
 
-def _fit(fit: str, enc: EncoderSettings, info: MediaInfo, index: int) -> str:
+def _fit(fit: Fit, enc: EncoderSettings, info: MediaInfo, index: int) -> str:
     """Scale/crop/pad to the output size (cover, contain, or contain over a blurred cover)."""
     w, h = enc.width, enc.height
     matrix = info.colorspace or ("bt709" if info.height >= 720 else "smpte170m")
     tail = ",setsar=1,format=yuv420p"
-    if fit not in ("cover", "contain", "blur"):
-        raise MvpipeError(f"unknown fit {fit!r}; use cover, contain or blur.")
     if (info.width, info.height, info.pix_fmt, matrix, info.full_range) == (w, h, "yuv420p", "bt709", False) \
             and abs(info.sar - 1.0) < 1e-3:
         # Already the output's size and colours: every fit is the picture itself, and a scaler

@@ -19,6 +19,7 @@ import av
 from pydantic import BaseModel, Field
 
 from mvpipe.errors import MvpipeError
+from mvpipe.storyboard import MAX_PIXELS
 
 
 class MediaInfo(BaseModel):
@@ -66,6 +67,9 @@ def _probe(path: Path, size: int, mtime_ns: int) -> MediaInfo:
         if not container.streams.video:
             raise MvpipeError(f"take {path} has no video stream.")
         vs = container.streams.video[0]
+        if vs.codec_context.width * vs.codec_context.height > MAX_PIXELS:   # refused before a frame is decoded
+            raise MvpipeError(f"take {path} is {vs.codec_context.width}x{vs.codec_context.height} pixels, more "
+                              f"than mvpipe reads ({MAX_PIXELS // 1_000_000} megapixels).")
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate or Fraction(25)
         audio = container.streams.audio[0] if container.streams.audio else None
         first = _first_frame(container, vs)
@@ -137,6 +141,8 @@ class StreamFacts(BaseModel):
 def stream_facts(path: Path) -> StreamFacts:
     """Count video packets and check that their presentation times advance in equal steps."""
     with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError(f"{path.name} has no video stream")
         vs = container.streams.video[0]
         pts = sorted(p.pts for p in container.demux(vs) if p.pts is not None)
         extradata = (vs.codec_context.extradata or b"").hex()
@@ -146,3 +152,12 @@ def stream_facts(path: Path) -> StreamFacts:
     common = steps.most_common(1)[0][0] if steps else 0
     return StreamFacts(frames=len(pts), step=float(common * tb), uniform=len(steps) <= 1, duration=duration,
                        extradata=extradata)
+
+
+def header_seconds(path: Path) -> float | None:
+    """How long the file's header says it plays (None when it says nothing, or cannot be read)."""
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / 1_000_000 if container.duration else None
+    except (av.FFmpegError, OSError, ValueError):
+        return None

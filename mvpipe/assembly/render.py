@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from mvpipe.assembly import timeline
@@ -36,14 +37,9 @@ from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
 from mvpipe.generation.provider import Take
 from mvpipe.planner import Plan
-from mvpipe.workspace import Workspace, atomic_path, file_digest, write_text_atomic
+from mvpipe.workspace import Workspace, atomic_path, file_digest, manifest_path, write_text_atomic
 
 CACHE_VERSION = 1
-
-
-def manifest_path(video: Path) -> Path:
-    """Where the render manifest of ``video`` lives: ``NAME.manifest.json`` beside it."""
-    return video.with_name(video.stem + ".manifest.json")
 
 
 def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
@@ -82,55 +78,92 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         audio = side.submit(soundtrack)
         sources = _sources(plan, takes, need, warnings, say)
         commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
-        keys = [_key(c) for c in commands]
         folder = workspace.pieces
-        paths = [folder / f"{key}.mp4" for key in keys]
-        todo: dict[str, int] = {}          # key -> index of the first piece with it, for pieces not cached
-        for i, (key, path) in enumerate(zip(keys, paths, strict=True)):
-            if key not in todo and not path.is_file():
-                todo[key] = i
-        say(f"{len(todo)} of {len(parts)} pieces to encode ({enc.encoder}), {len(parts) - len(todo)} cached")
-        # Transitions whose outgoing frames the body before them writes in this run (a lead left by an
-        # interrupted run is used too: it was written atomically and depends on nothing but the key).
-        handed = {i for i in todo.values() if i > 0 and todo.get(keys[i - 1]) == i - 1
-                  and _hands_off(parts[i - 1], parts[i])}
-        leads = {i: folder / f"{keys[i]}.lead.nut" for i in todo.values() if parts[i].a is not None}
-        futures: dict[int, Future[None]] = {}
-        headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
-
-        def encode(i: int) -> None:
-            part = parts[i]
-            if i in handed:
-                wait([futures[i - 1]])       # submitted first, so already running: no deadlock
-            lead_in = leads[i] if i in leads and leads[i].is_file() else None
-            lead_out = parts[i + 1].frames if i + 1 in handed else 0
-            cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
-                if lead_in or lead_out else commands[i]
-            try:
-                headers[keys[i]] = _encode_piece(cmd, paths[i], part.frames, ffmpegs,
-                                                 leads[i + 1] if lead_out else None)
-            finally:
-                if lead_in is not None:
-                    lead_in.unlink(missing_ok=True)
-            shots = ", ".join(plan.segments[s].shot for s in part.segments)
-            via = ", outgoing frames from the lead" if lead_in else ""
-            say(f"encoded {part.kind} {shots} ({part.frames} frames{via})")
-
-        # One thread more than FFmpeg runs: a piece's check overlaps the next piece's encode.
-        with ThreadPoolExecutor(max_workers=workers + 1) as pool:
-            for i in todo.values():
-                futures[i] = pool.submit(encode, i)
-            for key, path in zip(keys, paths, strict=True):
-                if key not in todo and key not in headers:
-                    headers[key] = stream_facts(path).extradata
-            for future in futures.values():
-                future.result()
+        todo = work(parts, [_key(c) for c in commands], folder, {p.name for p in folder.iterdir()})
+        say(f"{len(todo.encode)} of {len(parts)} pieces to encode ({enc.encoder}), "
+            f"{len(parts) - len(todo.encode)} cached")
+        headers = _encode_all(todo, parts, commands, lambda part, **lead: piece_command(
+            part, sources, plan.fit, enc, **lead), workers, ffmpegs, lambda part: _describe(plan, part), say)
         master, aac = audio.result()
     warnings += sound_warnings
     say("joining pieces and muxing the song")
-    _join(paths, set(headers.values()), aac, out, enc, plan)
+    _join(todo.paths, set(headers.values()), aac, out, enc, plan)
+    manifest = _manifest(plan, out, enc, loudness, sources, need, parts, todo, warnings,
+                         round(time.monotonic() - began, 3))
+    write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
+    removed, freed = _keep_and_prune(folder, out, [*todo.paths, master, aac])
+    if removed:
+        say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
+    say(f"wrote {out} in {manifest.seconds:.1f}s")
+    return manifest
 
-    manifest = RenderManifest(
+
+@dataclass(frozen=True)
+class Work:
+    """What one render encodes, decided before any FFmpeg runs."""
+
+    keys: list[str]            # every piece's cache key, in output order
+    paths: list[Path]          # every piece's cached file
+    encode: dict[str, int]     # key -> index of the first piece with it, for pieces not cached
+    handed: set[int]           # transitions whose outgoing frames the body before them writes in this run
+    leads: dict[int, Path]     # transition index -> the lead file its outgoing frames are read from, if there
+
+
+def work(parts: list[timeline.Piece], keys: list[str], folder: Path, cached: set[str]) -> Work:
+    """The pieces to encode and how they hand frames on; pure (``cached``: the file names in ``folder``).
+
+    A lead left by an interrupted run is used too: it was written atomically and depends on nothing but its key.
+    """
+    paths = [folder / f"{key}.mp4" for key in keys]
+    encode: dict[str, int] = {}
+    for i, (key, path) in enumerate(zip(keys, paths, strict=True)):
+        if key not in encode and path.name not in cached:
+            encode[key] = i
+    handed = {i for i in encode.values() if i > 0 and encode.get(keys[i - 1]) == i - 1
+              and _hands_off(parts[i - 1], parts[i])}
+    leads = {i: folder / f"{keys[i]}.lead.nut" for i in encode.values() if parts[i].a is not None}
+    return Work(keys=keys, paths=paths, encode=encode, handed=handed, leads=leads)
+
+
+def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command],
+                command_with: Callable[..., Command], workers: int, ffmpegs: threading.Semaphore,
+                describe: Callable[[timeline.Piece], str], say: Callable[[str], None]) -> dict[str, str]:
+    """Encode ``todo``'s pieces, ``workers`` FFmpeg runs at once; returns key -> codec headers of every piece."""
+    futures: dict[int, Future[None]] = {}
+    headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
+
+    def encode(i: int) -> None:
+        part = parts[i]
+        if i in todo.handed:
+            wait([futures[i - 1]])       # submitted first, so already running: no deadlock
+        lead_in = todo.leads[i] if i in todo.leads and todo.leads[i].is_file() else None
+        lead_out = parts[i + 1].frames if i + 1 in todo.handed else 0
+        cmd = command_with(part, lead_in=lead_in, lead_out=lead_out) if lead_in or lead_out else commands[i]
+        try:
+            headers[todo.keys[i]] = _encode_piece(cmd, todo.paths[i], part.frames, ffmpegs,
+                                                  todo.leads[i + 1] if lead_out else None, describe(part))
+        finally:
+            if lead_in is not None:
+                lead_in.unlink(missing_ok=True)
+        say(f"encoded {describe(part)}{', outgoing frames from the lead' if lead_in else ''}")
+
+    # One thread more than FFmpeg runs: a piece's check overlaps the next piece's encode.
+    with ThreadPoolExecutor(max_workers=workers + 1) as pool:
+        for i in todo.encode.values():
+            futures[i] = pool.submit(encode, i)
+        for key, path in zip(todo.keys, todo.paths, strict=True):
+            if key not in todo.encode and key not in headers:
+                headers[key] = stream_facts(path).extradata
+        for future in futures.values():
+            future.result()
+    return headers
+
+
+def _manifest(plan: Plan, out: Path, enc: EncoderSettings, loudness: float | None, sources: list[Source],
+              need: list[int], parts: list[timeline.Piece], todo: Work, warnings: list[str],
+              seconds: float) -> RenderManifest:
+    """What this render was made of, to check the video against and to re-render it from."""
+    return RenderManifest(
         output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
         frames=plan.frames, width=plan.width, height=plan.height, fit=plan.fit, quality=plan.quality,
         codec=enc.codec, encoder=enc.encoder, loudness_lufs=loudness,
@@ -143,16 +176,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                                 speed=src.speed)
                   for k, (s, src, n) in enumerate(zip(plan.segments, sources, need, strict=True))],
         pieces=[PieceRecord(key=key, kind=p.kind, start_frame=p.start_frame, frames=p.frames,
-                            shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo)
-                for key, p in zip(keys, parts, strict=True)],
-        encoded=len(todo), reused=len(parts) - len(todo), seconds=round(time.monotonic() - began, 3),
-        warnings=warnings)
-    write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
-    removed, freed = _keep_and_prune(folder, out, [*paths, master, aac])
-    if removed:
-        say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
-    say(f"wrote {out} in {manifest.seconds:.1f}s")
-    return manifest
+                            shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo.encode)
+                for key, p in zip(todo.keys, parts, strict=True)],
+        encoded=len(todo.encode), reused=len(parts) - len(todo.encode), seconds=seconds, warnings=warnings)
 
 
 # An unused cached file younger than this is left alone: it may be a render's that is running now.
@@ -217,6 +243,12 @@ def _sources(plan: Plan, takes: dict[tuple[str, int], Take], need: list[int], wa
     return sources
 
 
+def _describe(plan: Plan, part: timeline.Piece) -> str:
+    """A piece as a user knows it: ``body highway`` or ``transition highway, car`` (output frames)."""
+    shots = ", ".join(plan.segments[s].shot for s in part.segments)
+    return f"{part.kind} {shots} (frames {part.start_frame}-{part.start_frame + part.frames - 1})"
+
+
 def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
     """True when ``transition``'s outgoing window continues ``body``'s window in the same take."""
     a = transition.a
@@ -225,7 +257,7 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
 
 
 def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
-                  lead: Path | None = None) -> str:
+                  lead: Path | None = None, piece: str = "") -> str:
     """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
 
     FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
@@ -235,7 +267,7 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
         with ffmpegs:
-            run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
+            run_ffmpeg(cmd.args(tmp, lead_tmp), what="encoding a piece", piece=piece)
         facts = stream_facts(tmp)
         if facts.frames != frames:
             raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")

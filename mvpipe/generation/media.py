@@ -9,13 +9,9 @@ from pathlib import Path
 import av
 from PIL import Image, ImageOps
 
-from mvpipe.errors import MvpipeError
+from mvpipe.errors import BadMedia
 from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.workspace import atomic_path
-
-
-class BadMedia(MvpipeError):
-    """A downloaded file that does not decode, or is shorter than what was paid for."""
 
 
 def clip_seconds(path: Path, *, decode: bool = True) -> float:

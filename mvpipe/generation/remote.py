@@ -21,30 +21,14 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe import interrupt
+from mvpipe.errors import InputError, ProviderError, TransientError
 from mvpipe.workspace import atomic_path
 
 if TYPE_CHECKING:
     from mvpipe.generation.provider import RemoteProvider
 
 RETRY_STATUSES = frozenset({408, 409, 429})
-
-
-class ProviderError(MvpipeError):
-    """The provider refused or failed something for good; the message is the provider's own."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TransientError(MvpipeError):
-    """Worth another try. ``ambiguous``: the request may have been acted on (a 5xx or a lost reply)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, ambiguous: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.ambiguous = ambiguous
 
 
 @dataclass(frozen=True)
@@ -59,7 +43,7 @@ class RetryPolicy:
     def retrying(self) -> Retrying:
         """A tenacity loop over :class:`TransientError`, waiting what the provider asked for if it did."""
         return Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(self.attempts),
-                        wait=self._wait, reraise=True)
+                        wait=self._wait, reraise=True, sleep=interrupt.sleep)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from mvpipe.errors import InputError, MvpipeError
+from mvpipe import interrupt
+from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
 from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
@@ -65,18 +66,6 @@ class RunnerSettings:
                 if not knobs[name] > 0:
                     raise InputError(f"{var} must be a positive number of seconds, not {raw!r}.", field=var)
         return cls(**knobs)
-
-
-class BudgetExceeded(InputError):
-    """The estimate of new spending is over ``max_cost``: nothing was submitted (exit 2)."""
-
-
-class JobFailed(MvpipeError):
-    """A job ended without a usable clip; the message is the provider's reason."""
-
-
-class DownloadFailed(JobFailed):
-    """A paid clip that would not come down intact; the journal keeps it for the next run."""
 
 
 class _TryAgain(MvpipeError):
@@ -330,6 +319,7 @@ class _Run:
     # -- one segment --------------------------------------------------------------------------
 
     def _take(self, clip: _Clip) -> Take:
+        interrupt.check()   # a stopped run drops the clips not started
         req = clip.request
         key = _key(clip)
         try:
@@ -346,12 +336,16 @@ class _Run:
                 self._remote_clip(clip, clip.provider, key, dest, first)
             else:
                 with self._slot(clip):
+                    interrupt.check()   # waited for a slot through a stop: start nothing
                     self._state(clip, "running")
                     clip.provider.render(req, dest, first)
             self._state(clip, "done")
             return self._done(clip, key, dest, clip_seconds(dest, decode=False))
         except Exception as exc:  # one shot's failure never stops the others
+            show_traceback(exc)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if not isinstance(exc, MvpipeError):
+                reason = f"internal error: {type(exc).__name__}: {reason} (set MVPIPE_DEBUG=1 for a traceback)"
             self._state(clip, f"failed: {reason}")
             return self._stand_in(clip, key, "failed", f"FAILED: {reason}", reason)
 
@@ -439,6 +433,7 @@ class _Run:
                 found = self._reconcile(clip, provider, client, rec)
                 if found:
                     return found
+            interrupt.check()   # never pay for a job after a stop
             self._state(clip, "submitting" if kind == "clip" else "making keyframe")
             try:
                 return submit()
@@ -494,7 +489,7 @@ class _Run:
                                 f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
                                 stalled=True)
             base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)
-            time.sleep(max(0.0, base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter)))
+            interrupt.sleep(base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter))
 
     def _download(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, job_id: str, state: JobState,
                   dest: Path, verify: Callable[[Path], None]) -> None:

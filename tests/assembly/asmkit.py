@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from support import make_clip  # noqa: F401 - one clip maker for every test folder
+
 from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.generation.provider import ClipRequest, Take
 from mvpipe.planner import Plan, Segment
@@ -21,20 +23,6 @@ def shared() -> Path:
 def rgb(colour: str) -> tuple[int, int, int]:
     v = int(colour, 16)
     return (v >> 16) & 255, (v >> 8) & 255, v & 255
-
-
-def make_clip(dest: Path, colour: str = "0xE03030", seconds: float = 2.0, size: str = "320x180",
-              fps: str = "24", audio: bool = False, extra: list[str] | None = None) -> Path:
-    """A solid-colour clip (optionally with a 440 Hz tone) encoded with libx264."""
-    if dest.is_file():
-        return dest
-    args = ["-f", "lavfi", "-i", f"color=c={colour}:s={size}:r={fps}:d={seconds}"]
-    if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}"]
-    args += (extra or []) + ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    args += ["-c:a", "aac"] if audio else []
-    run_ffmpeg([*args, str(dest)], what="making a test clip")
-    return dest
 
 
 def make_song(dest: Path, seconds: float) -> Path:

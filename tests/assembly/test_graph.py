@@ -40,3 +40,10 @@ def test_a_take_already_in_the_output_format_is_not_scaled_and_looks_the_same(cl
     assert np.abs(a - b).mean() < 0.5, "skipping the scaler must not change the picture"
     for fit in ("contain", "blur"):
         assert "scale=" not in piece_command(part, [source_for(info, 30, 30, "hold")], fit, enc).graph
+
+
+def test_every_transition_but_cut_has_its_filter() -> None:
+    from mvpipe.assembly.graph import XFADE
+    from mvpipe.storyboard import TRANSITIONS
+
+    assert set(XFADE) == set(TRANSITIONS) - {"cut"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 from asmkit import COLOURS, make_clip, make_plan, make_song, takes_for
 
@@ -107,3 +108,31 @@ def test_h265_output(clips: Path, workspace: Workspace, tmp_path: Path) -> None:
         assert c.streams.video[0].codec_context.name == "hevc"
         assert c.streams.video[0].codec_tag == "hvc1"
     assert check(out).frames == 40
+
+
+def test_takes_tagged_every_which_way_join(clips: Path, workspace: Workspace, tmp_path: Path) -> None:
+    """A 1080p25 clip tagged BT.709 full range, a 1x1 yuv444p clip and an untagged 640x480 clip as three
+    shots: every piece carries the same explicit tags, so they join, and the video says BT.709, TV range."""
+    made = {
+        "full709.mp4": ["-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=25:d=2", "-pix_fmt", "yuvj420p",
+                        "-color_range", "pc", "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace",
+                        "bt709"],
+        "tiny444.mp4": ["-f", "lavfi", "-i", "color=c=0x3050E0:s=1x1:r=30:d=2", "-pix_fmt", "yuv444p"],
+        "plain.mp4": ["-f", "lavfi", "-i", "testsrc=s=640x480:r=30:d=2", "-pix_fmt", "yuv420p"],
+    }
+    paths = []
+    for name, args in made.items():
+        paths.append(clips / name)
+        if not paths[-1].is_file():
+            run_ffmpeg([*args, "-c:v", "libx264", "-preset", "ultrafast", str(paths[-1])], what="a tagged clip")
+    song = make_song(clips / "song.wav", 30)
+    plan = make_plan(song, [30, 30, 30], [("cut", 0), ("crossfade", 8), ("cut", 0)], fps=24, width=640, height=360)
+    out = tmp_path / "mixed.mp4"
+    manifest = assemble(plan, takes_for(plan, lambda k: paths[k]), workspace, out)
+    assert manifest.frames == 90 == stream_facts(out).frames
+    for video in [out, *workspace.pieces.glob("*.mp4")]:
+        with av.open(str(video)) as container:
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            assert (ctx.color_primaries, ctx.color_trc, ctx.colorspace, ctx.color_range) == (1, 1, 1, 1), video
+            assert stream.sample_aspect_ratio in (None, 1), video

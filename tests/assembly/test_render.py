@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from asmkit import COLOURS, make_clip, make_plan, make_song, rgb, takes_for
 
-from mvpipe.assembly import assemble, check
+from mvpipe.assembly import assemble, check, timeline
 from mvpipe.assembly.check import frame_signatures
 from mvpipe.assembly.probe import stream_facts
+from mvpipe.assembly.render import work
 from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.workspace import Workspace
 
@@ -258,16 +259,14 @@ def test_outputs_in_every_aspect_and_fit(clips: Path, workspace: Workspace, tmp_
 
 
 def test_loudness_normalisation_reaches_its_target(clips: Path, workspace: Workspace, tmp_path: Path) -> None:
-    import subprocess
-
-    from mvpipe.ffmpeg import ffmpeg_exe
+    from mvpipe.ffmpeg import run_ffmpeg
 
     song = make_song(clips / "song.wav", 30)
     plan = make_plan(song, [96, 96], fps=24, width=64, height=36)
     out = tmp_path / "loud.mp4"
     assemble(plan, colour_takes(plan, clips), workspace, out, loudness=-23.0)
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(out), "-af",
-                          "loudnorm=print_format=json", "-f", "null", "-"], capture_output=True, text=True).stderr
+    log = run_ffmpeg(["-i", str(out), "-af", "loudnorm=print_format=json", "-f", "null", "-"], what="measuring",
+                     loglevel="info").log
     measured = json.loads(log[log.rindex("{"):log.rindex("}") + 1])
     assert float(measured["input_i"]) == pytest.approx(-23.0, abs=1.0)
 
@@ -322,3 +321,17 @@ def test_transition_reads_the_same_frames_from_the_lead_as_from_its_take(clips: 
     assert again.encoded == 2 and not any("from the lead" in s for s in said)
     assert {k: (ws.pieces / f"{k}.mp4").read_bytes() for k in transitions} == from_lead
     assert frame_hashes(tmp_path / "a.mp4") == frame_hashes(tmp_path / "b.mp4")
+
+
+def test_the_work_list_is_decided_without_ffmpeg(tmp_path: Path) -> None:
+    """Pieces already cached, and a second piece with the same key, are not encoded; a body encoded in
+    this run hands its transition the outgoing frames; a transition after a cached body reads the take."""
+    plan = make_plan(tmp_path / "never-read.wav", [20, 20, 20], [("cut", 0), ("crossfade", 6), ("crossfade", 6)])
+    parts = timeline.pieces(plan)
+    assert [p.kind for p in parts] == ["body", "transition", "body", "transition", "body"]
+    keys = ["b0", "t1", "b1", "t2", "b0"]                 # the last body's pixels equal the first's
+    todo = work(parts, keys, tmp_path, cached={"b1.mp4"})
+    assert todo.encode == {"b0": 0, "t1": 1, "t2": 3}
+    assert todo.handed == {1}, "t2 follows a cached body: it reads its outgoing frames from the take"
+    assert todo.leads == {1: tmp_path / "t1.lead.nut", 3: tmp_path / "t2.lead.nut"}
+    assert todo.paths == [tmp_path / f"{k}.mp4" for k in keys]

@@ -80,3 +80,40 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
         assert sum(t.cost_usd for t in takes.values()) == pytest.approx(4 * 0.40)
         assert takes.spent_usd == pytest.approx(3 * 0.40), "s1 was paid for (and journaled) before the kill"
         assert not [p for p in workspace.takes.rglob(".*") if p.is_file()], "no half-written file is left"
+
+
+def test_ctrl_c_mid_flight_keeps_every_job_id_and_a_rerun_pays_nothing_again(tmp_path, workspace, point_at):
+    reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}") for i in range(1, 5)]
+    plan = plan_of(reqs, tmp_path)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.model_dump_json())
+    stoppable = ("from mvpipe import interrupt\ntry:\n    with interrupt.handling_signals():\n        generate(plan")
+    code = RENDER.format(here=str(HERE), plan=str(plan_file), ws=str(workspace.root)).replace(
+        "generate(plan", stoppable) + "except KeyboardInterrupt as exc:\n    sys.exit(exc.exit_code)\n"
+    with FakeServer(OpenAIVideos(), latency=30.0) as srv:
+        point_at("openai", srv)
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            def polling() -> bool:
+                polled = {r.path.rsplit("/", 1)[1] for r in srv.requests_to("GET", r"/v1/videos/[^/]+")}
+                return len(srv.jobs) == 4 and len(polled) == 4
+            _wait_for(polling)
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+            stopped = time.monotonic() - sent
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, proc.stderr.read().decode()
+        assert stopped < 5.0, f"took {stopped:.2f} s to stop"
+        db = sqlite3.connect(workspace.journal)
+        rows = db.execute("SELECT shot, job_id, state FROM jobs").fetchall()
+        db.close()
+        assert sorted(shot for shot, _, _ in rows) == ["s1", "s2", "s3", "s4"]
+        assert {state for _, _, state in rows} <= {"queued", "running"}, "nothing was marked failed or cancelled"
+        assert {job_id for _, job_id, _ in rows} == set(srv.jobs), "every submitted job kept its id"
+        for job in srv.jobs.values():
+            job.latency = 0.0
+        takes = generate(plan, workspace, settings=FAST)
+        assert [t.status for t in takes.values()] == ["done"] * 4
+        assert sorted(srv.creates.values()) == [1, 1, 1, 1], "the rerun resumed the jobs, submitting none again"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from mvpipe.errors import UnknownGenerator
 from mvpipe.generation.provider import Capabilities, Provider
 from mvpipe.generation.providers.animatic import AnimaticProvider
 from mvpipe.generation.providers.comfyui import ComfyUIProvider
@@ -25,10 +26,6 @@ PROVIDERS.update({cls.name: cls for cls in (FootageProvider, KlingProvider, Seed
                                             LumaAgentsProvider, FalProvider, ReplicateProvider,
                                             ComfyUIProvider)})
 PROVIDERS.update({cls.name: cls for cls in (OpenAIVideosProvider, RunwayProvider, VeoProvider)})
-
-
-class UnknownGenerator(ValueError):
-    """A generator spec that names no registered provider or model; the message says what exists."""
 
 
 def resolve(spec: str) -> tuple[Provider, Capabilities]:

@@ -52,6 +52,11 @@ class ComfyUIProvider(RemoteProvider):
         path = os.environ.get("COMFYUI_WORKFLOW")
         return {"workflow": file_digest(Path(path))} if path and Path(path).is_file() else {}
 
+    def warnings(self, client: ApiClient) -> list[str]:
+        """None; a missing or unreadable workflow is bad input, refused here before any shot is submitted."""
+        _workflow()
+        return []
+
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         workflow = _workflow()
         values: dict[str, Any] = {

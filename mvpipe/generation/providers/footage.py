@@ -19,10 +19,8 @@ from pathlib import Path
 from mvpipe.errors import InputError
 from mvpipe.generation.media import clip_seconds
 from mvpipe.generation.provider import Capabilities, ClipRequest, Provider
+from mvpipe.storyboard import VIDEO_SUFFIXES, clips_in  # what counts as footage is part of the input contract
 from mvpipe.workspace import atomic_path, file_digest
-
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
-                            ".m2ts", ".wmv", ".flv", ".ogv", ".3gp", ".gif", ".mxf", ".dv"})
 
 
 class FootageProvider(Provider):
@@ -52,12 +50,6 @@ class FootageProvider(Provider):
                 os.link(source, tmp)  # same bytes, no copy, where the filesystem allows
             except OSError:
                 shutil.copyfile(source, tmp)
-
-
-def clips_in(folder: Path) -> list[Path]:
-    """The video files under ``folder`` (recursively, hidden ones skipped), in a stable order."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
 
 
 def pick(footage: Path, request: ClipRequest) -> Path:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from providerkit import Download, FakeServer, Protocol, Recorded, Reply, assert_all_done, clip_bytes, run
 
+from mvpipe.errors import InputError
+
 WORKFLOW = {
     "3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "steps": 20}},
     "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}, cinematic"}},
@@ -126,8 +128,9 @@ def test_an_unanswered_submit_is_sent_again_without_talk_of_billing(srv: FakeSer
 
 def test_no_workflow_is_bad_input(srv: FakeServer, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("COMFYUI_WORKFLOW")
-    result = run(tmp_path, "comfyui")
-    assert all("COMFYUI_WORKFLOW" in (t.error or "") for t in result.values())
+    with pytest.raises(InputError, match="COMFYUI_WORKFLOW"):  # refused before any shot is submitted
+        run(tmp_path, "comfyui")
+    assert sum(srv.creates.values()) == 0
 
 
 def test_an_edited_workflow_makes_new_takes(srv: FakeServer, tmp_path) -> None:
