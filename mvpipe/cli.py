@@ -110,11 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _analyze(song: Path, progress: Callable[[str], None] | None):
-    from mvpipe.analysis import analyze
+    from mvpipe import api
 
-    if progress:
-        progress(f"analysing {song.name}")
-    return analyze(song, Workspace(Path(".")).analysis, progress=progress)
+    return api.analyze(song, progress=progress)
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
@@ -135,41 +133,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Storyboard:
-    from mvpipe.storyboard import load
+    from mvpipe import api
 
-    board = load(args.storyboard)
-    overrides: dict = {}
-    if getattr(args, "generator", None):
-        overrides["generator"] = args.generator
-        overrides["shots"] = [s.model_copy(update={"generator": None}) for s in board.shots]
-    if getattr(args, "output", None):
-        overrides["output"] = board.output.model_copy(update={"path": args.output.resolve()})
-    if overrides:
-        copy = board.model_copy(update=overrides)
-        copy._source, copy._lines = board._source, board._lines
-        board = copy
-    return board
+    return api.load(args.storyboard, generator=getattr(args, "generator", None), output=getattr(args, "output", None))
 
 
 def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_numbers: dict[str, int] | None = None):
-    """Resolve every generator the storyboard names, analyse the song and plan, in that order:
-    a typo in a generator fails before any analysis runs."""
-    from mvpipe.generation.providers import UnknownGenerator, resolve
-    from mvpipe.planner import generator_specs, plan
+    """The song's analysis and the plan (see :func:`mvpipe.api.plan`: generators are checked first)."""
+    from mvpipe import api
 
-    capabilities = {}
-    for spec, shots in generator_specs(board).items():
-        try:
-            capabilities[spec] = resolve(spec)[1]
-        except UnknownGenerator as exc:
-            first = board.shots[shots[0]]
-            loc = ("shots", shots[0], "generator") if first.generator else ("generator",)
-            raise board.error(str(exc), *loc) from None
-    analysis = _analyze(board.song, progress)
-    result = plan(board, analysis, capabilities, take_numbers=take_numbers)
-    for warning in result.warnings:
-        _progress(f"warning: {warning}")
-    return analysis, result
+    result = api.plan(board, take_numbers=take_numbers, progress=progress)
+    return _analyze(board.song, None), result
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -199,54 +173,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from mvpipe.assembly import assemble, manifest_path
-    from mvpipe.generation.runner import generate
-    from mvpipe.planner import for_output
+    from mvpipe import api
 
-    board = _load(args)
-    outputs = board.outputs()                     # a clash of output paths fails before anything is paid
-    workspace = Workspace.for_storyboard(args.storyboard)
-    take_numbers = workspace.take_numbers()
-    shots = {s.id: s for s in board.shots}
-    for shot in args.retake:
-        if shot not in shots:
-            raise InputError(f"no shot '{shot}' to retake.", file=args.storyboard, field="--retake",
-                             hint=f"Shots: {', '.join(shots)}.")
-        take_numbers[shot] = take_numbers.get(shot, shots[shot].take) + 1
-        _progress(f"shot '{shot}': asking for take {take_numbers[shot]}")
-    _, result = _plan(board, _progress, take_numbers)
-    _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
-              f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
-    # the budget counts only new spending: cached takes and journaled jobs are already paid for
-    takes = generate(result, workspace, progress=_progress, only=args.only, max_cost=args.max_cost,
-                     dry_run=args.dry_run)
-    report: dict = {"estimate": [row.model_dump() for row in takes.estimate.rows],
-                    "to_spend_usd": takes.estimate.to_spend_usd, "dry_run": args.dry_run}
-    if args.dry_run:
-        if args.json:
-            print(json.dumps(report, indent=2))
-        return 0
-    workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
-    videos = []
-    for output in outputs:                        # every output cuts the same takes: nothing is paid again
-        video = for_output(result, output)
-        manifest = assemble(video, takes, workspace, video.output, progress=_progress, jobs=args.jobs)
-        videos.append({"path": str(video.output), "manifest": str(manifest_path(video.output)),
-                       "width": video.width, "height": video.height, "frames": video.frames,
-                       "pieces_encoded": manifest.encoded, "pieces_reused": manifest.reused,
-                       "seconds": manifest.seconds, "warnings": manifest.warnings})
-        if not args.json:
-            print(video.output)
-    _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
+    report = api.render(_load(args), only=args.only, retake=args.retake, max_cost=args.max_cost,
+                        dry_run=args.dry_run, jobs=args.jobs, progress=_progress)
     if args.json:
-        report |= {"outputs": videos, "spent_usd": takes.spent_usd,
-                   "takes": [t.model_dump(mode="json", include={"shot", "part", "take", "path", "provider", "model",
-                                                                "job_id", "cost_usd", "status", "error"})
-                             for t in takes.values()]}
-        print(json.dumps(report, indent=2))
-    if takes.failures:
-        print(f"mvpipe: {len(takes.failures)} shot(s) failed; the video has stand-in cards in their place, "
-              f"and a rerun retries only them:\n{takes.failure_table()}", file=sys.stderr)
+        print(report.to_json())
+    else:
+        for video in report.outputs:
+            print(video.path)
+    if report.failures:
+        table = "\n".join(f"{t.shot:<16} {t.part:>4}  {t.provider}:{t.model}  {t.error}" for t in report.failures)
+        print(f"mvpipe: {len(report.failures)} shot(s) failed; the video has stand-in cards in their place, "
+              f"and a rerun retries only them:\n{table}", file=sys.stderr)
         return 1
     return 0
 

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
@@ -48,12 +48,13 @@ def manifest_path(video: Path) -> Path:
 
 def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
              progress: Callable[[str], None] | None = None, jobs: int | None = None, codec: Codec = "h264",
-             encoder: str = "auto", loudness: float | None = None) -> RenderManifest:
+             encoder: str = "auto", loudness: float | None = None, executor: Executor | None = None) -> RenderManifest:
     """Render ``plan`` with ``takes`` to ``out`` (atomically) and write its manifest beside it.
 
     ``jobs`` pieces encode at once (default :func:`default_jobs`); ``encoder`` is ``auto`` (a working
     hardware encoder, else software), ``software``, or an FFmpeg encoder name; ``loudness`` is a
-    target in LUFS for two-pass loudness normalisation (off when None).
+    target in LUFS for two-pass loudness normalisation (off when None). With ``executor`` (e.g. a Dask
+    cluster's) the pieces' FFmpeg runs go to it: every input and the workspace must be at the same path there.
     """
     began = time.monotonic()
     say = progress or (lambda _msg: None)
@@ -108,7 +109,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                 if lead_in or lead_out else commands[i]
             try:
                 headers[keys[i]] = _encode_piece(cmd, paths[i], part.frames, ffmpegs,
-                                                 leads[i + 1] if lead_out else None)
+                                                 leads[i + 1] if lead_out else None, executor)
             finally:
                 if lead_in is not None:
                     lead_in.unlink(missing_ok=True)
@@ -225,7 +226,7 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
 
 
 def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
-                  lead: Path | None = None) -> str:
+                  lead: Path | None = None, executor: Executor | None = None) -> str:
     """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
 
     FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
@@ -235,7 +236,11 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
         with ffmpegs:
-            run_ffmpeg(cmd.args(tmp, lead_tmp), what=f"encoding piece {dest.name}")
+            args, what = cmd.args(tmp, lead_tmp), f"encoding piece {dest.name}"
+            if executor is None:
+                run_ffmpeg(args, what=what)
+            else:
+                executor.submit(run_ffmpeg, args, what=what).result()
         facts = stream_facts(tmp)
         if facts.frames != frames:
             raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")
