@@ -14,19 +14,19 @@ __version__ = "0.1.0"
 # name -> module that defines it: the whole public surface, kept honest by tests/test_api.py
 _EXPORTS = {
     "load": "mvpipe.api", "analyze": "mvpipe.api", "plan": "mvpipe.api", "estimate": "mvpipe.api",
-    "render": "mvpipe.api", "RenderReport": "mvpipe.api",
+    "render": "mvpipe.api", "RenderReport": "mvpipe.api", "init": "mvpipe.api",
     "Storyboard": "mvpipe.storyboard", "SongAnalysis": "mvpipe.analysis", "Plan": "mvpipe.planner",
     "InputError": "mvpipe.errors", "MvpipeError": "mvpipe.errors",
 }
 
 __all__ = [
-    "__version__", "load", "analyze", "plan", "estimate", "render", "RenderReport",
+    "__version__", "load", "analyze", "plan", "estimate", "render", "RenderReport", "init",
     "Storyboard", "SongAnalysis", "Plan", "InputError", "MvpipeError",
 ]
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis
-    from mvpipe.api import RenderReport, analyze, estimate, load, plan, render
+    from mvpipe.api import RenderReport, analyze, estimate, init, load, plan, render
     from mvpipe.errors import InputError, MvpipeError
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Storyboard

@@ -237,3 +237,25 @@ def _pool(cluster: str | None, workspace: Workspace) -> Iterator[tuple[Executor 
 def _say(progress: Progress | None, message: str) -> None:
     if progress:
         progress(message)
+
+
+def init(song: Path | str, out: Path | str | None = None, *, template: Path | str | None = None,
+         variables: dict | None = None, progress: Progress | None = None) -> Path:
+    """Write a storyboard for ``song`` that renders at once (one shot per phrase of each section) to
+    ``out`` (default ``SONG-NAME.yaml`` here) and return its path. ``template`` gives the look (title,
+    style, generator, output, characters, prompts) and ``variables`` override its keys. A file mvpipe
+    did not make, or one edited since, is never overwritten (:class:`InputError`)."""
+    from mvpipe import scaffold
+
+    song = Path(song)
+    dest = Path(out) if out is not None else Path(f"{song.stem}.yaml")
+    look, where = scaffold.load_template(template) if template is not None else (scaffold.Template(), None)
+    if variables:
+        look = look.model_copy(update=variables)
+    if dest.exists() and not scaffold.made_by_init(dest):
+        scaffold.write_storyboard(dest, "")   # refuses, naming the file, before the song is analysed
+    text = scaffold.storyboard_text(song, analyze(song, progress=progress), dest, look, template_path=where)
+    scaffold.validate(text, dest, where)
+    scaffold.write_storyboard(dest, text)
+    _say(progress, f"wrote {dest}")
+    return dest

@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
     pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
 
+    it = sub.add_parser("init", help="write a storyboard for a song that renders at once: a shot per phrase")
+    it.add_argument("song", type=Path)
+    it.add_argument("--template", type=Path, metavar="FILE",
+                    help="title, style, generator, output, characters and prompts to use (YAML)")
+    it.add_argument("-o", "--output", type=Path, metavar="STORYBOARD",
+                    help="where to write it (default: SONG-NAME.yaml here); never over a file mvpipe did not make")
+
     ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
     ck.add_argument("video", type=Path)
     ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
@@ -244,6 +251,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from mvpipe import api
+
+    print(api.init(args.song, args.output, template=args.template, progress=_progress))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
@@ -251,6 +265,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "providers": _cmd_providers,
     "check": _cmd_check,
     "status": _cmd_status,
+    "init": _cmd_init,
 }
 
 
