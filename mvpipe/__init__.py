@@ -15,18 +15,20 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "mvpipe.api", "analyze": "mvpipe.api", "plan": "mvpipe.api", "estimate": "mvpipe.api",
     "render": "mvpipe.api", "RenderReport": "mvpipe.api", "init": "mvpipe.api",
+    "batch": "mvpipe.api", "BatchReport": "mvpipe.batch",
     "Storyboard": "mvpipe.storyboard", "SongAnalysis": "mvpipe.analysis", "Plan": "mvpipe.planner",
     "InputError": "mvpipe.errors", "MvpipeError": "mvpipe.errors",
 }
 
 __all__ = [
-    "__version__", "load", "analyze", "plan", "estimate", "render", "RenderReport", "init",
+    "__version__", "load", "analyze", "plan", "estimate", "render", "RenderReport", "init", "batch", "BatchReport",
     "Storyboard", "SongAnalysis", "Plan", "InputError", "MvpipeError",
 ]
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis
-    from mvpipe.api import RenderReport, analyze, estimate, init, load, plan, render
+    from mvpipe.api import RenderReport, analyze, batch, estimate, init, load, plan, render
+    from mvpipe.batch import BatchReport
     from mvpipe.errors import InputError, MvpipeError
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Storyboard

@@ -26,6 +26,7 @@ from mvpipe.workspace import Workspace
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis
+    from mvpipe.batch import BatchReport
     from mvpipe.generation.runner import Estimate, GenerationResult
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Output
@@ -159,26 +160,35 @@ def render(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None = 
     ``limits`` (provider -> semaphore) shares each provider's concurrency limit with other renders.
     Shots that fail for good are in :attr:`RenderReport.failures`; bad input raises :class:`InputError`.
     """
+    board = _board(storyboard)
+    with _pool(cluster, workspace_of(board).root) as pool:
+        return _render(board, only=only, retake=retake, max_cost=max_cost, dry_run=dry_run, jobs=jobs, pool=pool,
+                       limits=limits, progress=progress)
+
+
+def _render(board: Storyboard, *, only: Iterable[str] | None = None, retake: Iterable[str] = (),
+            max_cost: float | None = None, dry_run: bool = False, jobs: int | None = None,
+            pool: tuple[Executor | None, int | None] = (None, None),
+            limits: dict[str, threading.Semaphore] | None = None, progress: Progress | None = None) -> RenderReport:
+    """:func:`render` with the encoders' pool already open (a batch shares one cluster connection)."""
     from mvpipe.generation.runner import generate
 
-    board = _board(storyboard)
     outputs = board.outputs()                     # a clash of output paths fails before anything is paid
     workspace = workspace_of(board)
     take_numbers = _take_numbers(board, retake, progress)
     result = plan(board, take_numbers=take_numbers, progress=progress)
     _say(progress, f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
                    f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
-    with _pool(cluster, workspace) as (executor, workers):
-        # the budget counts only new spending: cached takes and journaled jobs are already paid for
-        takes = generate(result, workspace, progress=progress, only=only, max_cost=max_cost, dry_run=dry_run,
-                         limits=limits)
-        report = RenderReport(estimate=takes.estimate.rows, to_spend_usd=takes.estimate.to_spend_usd,
-                              dry_run=dry_run)
-        if dry_run:
-            return report
-        workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
-        report.outputs = [_assemble(result, output, takes, workspace, jobs or workers, executor, progress)
-                          for output in outputs]  # every output cuts the same takes: nothing is paid again
+    # the budget counts only new spending: cached takes and journaled jobs are already paid for
+    takes = generate(result, workspace, progress=progress, only=only, max_cost=max_cost, dry_run=dry_run,
+                     limits=limits)
+    report = RenderReport(estimate=takes.estimate.rows, to_spend_usd=takes.estimate.to_spend_usd, dry_run=dry_run)
+    if dry_run:
+        return report
+    workspace.set_take_numbers(take_numbers)      # kept only once the new takes exist (or are journaled)
+    executor, workers = pool
+    report.outputs = [_assemble(result, output, takes, workspace, jobs or workers, executor, progress)
+                      for output in outputs]      # every output cuts the same takes: nothing is paid again
     _say(progress, f"done (spent ${takes.spent_usd:.2f} this run)")
     report.spent_usd = takes.spent_usd
     report.takes = [TakeReport.model_validate(t.model_dump(mode="json")) for t in takes.values()]
@@ -223,15 +233,16 @@ def _assemble(result: Plan, output: Output, takes: GenerationResult, workspace: 
 
 
 @contextmanager
-def _pool(cluster: str | None, workspace: Workspace) -> Iterator[tuple[Executor | None, int | None]]:
-    """(executor, its worker count) for piece encodes: the Dask cluster at ``cluster``, else (None, None)."""
+def _pool(cluster: str | None, folder: Path) -> Iterator[tuple[Executor | None, int | None]]:
+    """(executor, its worker count) for FFmpeg runs: the Dask cluster at ``cluster`` (which must see
+    ``folder``), else (None, None): this machine."""
     if not cluster:
         yield None, None
         return
     from mvpipe.cluster import connect
 
-    with connect(cluster, workspace.root) as (executor, workers):
-        yield executor, workers
+    with connect(cluster, folder) as pool:
+        yield pool
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -259,3 +270,15 @@ def init(song: Path | str, out: Path | str | None = None, *, template: Path | st
     scaffold.write_storyboard(dest, text)
     _say(progress, f"wrote {dest}")
     return dest
+
+
+def batch(manifest: Path | str, *, max_cost: float | None = None, dry_run: bool = False, jobs: int | None = None,
+          parallel: int = 1, cluster: str | None = None, progress: Progress | None = None) -> BatchReport:
+    """Make every video a manifest (YAML or CSV) lists, under one ``max_cost`` for the whole batch,
+    checked before anything is paid. ``parallel`` jobs render at once, sharing each provider's
+    concurrency limit; a failed job does not stop the others; a rerun skips finished videos. The
+    report of each job and of the batch is also written as JSON into the batch's folder."""
+    from mvpipe.batch import run
+
+    return run(manifest, max_cost=max_cost, dry_run=dry_run, jobs=jobs, parallel=parallel, cluster=cluster,
+               progress=progress)

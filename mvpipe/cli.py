@@ -85,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     it.add_argument("-o", "--output", type=Path, metavar="STORYBOARD",
                     help="where to write it (default: SONG-NAME.yaml here); never over a file mvpipe did not make")
 
+    b = sub.add_parser("batch", help="every video a manifest lists, under one budget; reruns skip finished ones")
+    b.add_argument("manifest", type=Path, help="YAML or CSV: jobs of a song and a storyboard or a template")
+    b.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the whole batch's estimate "
+                                                                 "is higher")
+    b.add_argument("--dry-run", action="store_true", help="estimate every job and stop before any submission")
+    b.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once, as for render")
+    b.add_argument("--parallel", type=_positive, default=1, metavar="N", help="videos to make at once (default 1)")
+    b.add_argument("--json", action="store_true", help="print the batch report on stdout")
+
     ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
     ck.add_argument("video", type=Path)
     ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
@@ -258,6 +267,23 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from mvpipe import api
+
+    report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
+                       parallel=args.parallel, progress=_progress)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        _print_table(["job", "status", "est $", "spent $", "outputs / error"],
+                     [[j.id, j.status, f"{j.to_spend_usd:.2f}", f"{j.spent_usd:.2f}",
+                       j.error or " ".join(j.outputs)] for j in report.jobs], right={"est $", "spent $"})
+        print(f"batch report: {Path(report.folder) / 'batch-report.json'}")
+    if report.ok:
+        return 0
+    return 2 if any(j.bad_input for j in report.jobs) else 1
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
@@ -266,6 +292,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _cmd_check,
     "status": _cmd_status,
     "init": _cmd_init,
+    "batch": _cmd_batch,
 }
 
 
