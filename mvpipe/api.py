@@ -26,7 +26,7 @@ from mvpipe.workspace import Workspace
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis
-    from mvpipe.batch import BatchReport
+    from mvpipe.channel import BatchReport
     from mvpipe.generation.runner import Estimate, GenerationResult
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Output
@@ -278,7 +278,7 @@ def batch(manifest: Path | str, *, max_cost: float | None = None, dry_run: bool 
     checked before anything is paid. ``parallel`` jobs render at once, sharing each provider's
     concurrency limit; a failed job does not stop the others; a rerun skips finished videos. The
     report of each job and of the batch is also written as JSON into the batch's folder."""
-    from mvpipe.batch import run
+    from mvpipe.channel import run
 
     return run(manifest, max_cost=max_cost, dry_run=dry_run, jobs=jobs, parallel=parallel, cluster=cluster,
                progress=progress)

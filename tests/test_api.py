@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
+import pkgutil
 import re
 import subprocess
 import sys
@@ -44,6 +46,14 @@ def test_the_exports_are_exactly_the_documented_names() -> None:
         value = getattr(mvpipe, name)
         if callable(value):
             assert inspect.getdoc(value), f"{name} has no docstring"
+
+
+def test_no_submodule_shadows_an_export() -> None:
+    """Importing ``mvpipe.x`` sets the package's attribute ``x``: no module may share a public name."""
+    for info in pkgutil.walk_packages(mvpipe.__path__, "mvpipe."):
+        importlib.import_module(info.name)
+    for name in mvpipe.__all__:
+        assert not inspect.ismodule(getattr(mvpipe, name)), name
 
 
 def test_the_documented_signatures_are_the_real_ones() -> None:

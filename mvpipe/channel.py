@@ -1,4 +1,4 @@
-"""Many videos from one manifest, under one budget: ``mvpipe batch``.
+"""Channel pipelines: many videos from one manifest, under one budget (`mvpipe batch`).
 
 A manifest (YAML or CSV) lists jobs: a song and a storyboard, or a song and a template with
 variables (title, style, characters, generator, outputs), from which ``mvpipe init`` writes the
