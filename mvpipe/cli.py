@@ -7,12 +7,14 @@ and nothing else there; progress and warnings always go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from mvpipe import __version__
@@ -23,8 +25,24 @@ from mvpipe.workspace import Workspace
 _T0 = time.monotonic()
 
 
+_SAYING = threading.Lock()
+
+
 def _progress(message: str) -> None:
-    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+    with _SAYING:  # shots report from several threads: one whole line at a time
+        print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _view(args: argparse.Namespace) -> Iterator[Callable[[str], None]]:
+    """Live progress bars when stderr is a terminal and stdout carries no JSON; else the plain lines."""
+    from mvpipe.progress import LiveView, wants_live
+
+    if not wants_live(sys.stderr, getattr(args, "json", False)):
+        yield _progress
+        return
+    with LiveView() as view:
+        yield view
 
 
 def _print_table(headers: list[str], rows: list[list[str]], right: set[str] = frozenset()) -> None:
@@ -191,8 +209,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     from mvpipe import api
 
-    report = api.render(_load(args), only=args.only, retake=args.retake, max_cost=args.max_cost,
-                        dry_run=args.dry_run, jobs=args.jobs, progress=_progress)
+    with _view(args) as progress:
+        report = api.render(_load(args), only=args.only, retake=args.retake, max_cost=args.max_cost,
+                            dry_run=args.dry_run, jobs=args.jobs, progress=progress)
     if args.json:
         print(report.to_json())
     else:
@@ -263,15 +282,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_init(args: argparse.Namespace) -> int:
     from mvpipe import api
 
-    print(api.init(args.song, args.output, template=args.template, progress=_progress))
+    with _view(args) as progress:
+        path = api.init(args.song, args.output, template=args.template, progress=progress)
+    print(path)
     return 0
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from mvpipe import api
 
-    report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
-                       parallel=args.parallel, progress=_progress)
+    with _view(args) as progress:
+        report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
+                           parallel=args.parallel, progress=progress)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
