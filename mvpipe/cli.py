@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print a report on stdout: outputs, takes, estimate and spend (instead of the paths)")
     r.add_argument("--jobs", type=_positive, metavar="N",
                    help="pieces to encode at once (default: one per core at draft, one per 4 cores at final)")
+    _cluster_option(r)
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)
@@ -111,12 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once, as for render")
     b.add_argument("--parallel", type=_positive, default=1, metavar="N", help="videos to make at once (default 1)")
     b.add_argument("--json", action="store_true", help="print the batch report on stdout")
+    _cluster_option(b)
 
     ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
     ck.add_argument("video", type=Path)
     ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
     ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     return p
+
+
+def _cluster_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", metavar="tcp://HOST:8786", default=os.environ.get("MVPIPE_CLUSTER") or None,
+                   help="encode pieces on this Dask cluster's workers (default $MVPIPE_CLUSTER); they must see "
+                        "the project's folder at the same path")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,7 +219,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     with _view(args) as progress:
         report = api.render(_load(args), only=args.only, retake=args.retake, max_cost=args.max_cost,
-                            dry_run=args.dry_run, jobs=args.jobs, progress=progress)
+                            dry_run=args.dry_run, jobs=args.jobs, cluster=args.cluster, progress=progress)
     if args.json:
         print(report.to_json())
     else:
@@ -293,7 +301,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     with _view(args) as progress:
         report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
-                           parallel=args.parallel, progress=progress)
+                           parallel=args.parallel, cluster=args.cluster, progress=progress)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
