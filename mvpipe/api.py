@@ -161,7 +161,7 @@ def render(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None = 
     Shots that fail for good are in :attr:`RenderReport.failures`; bad input raises :class:`InputError`.
     """
     board = _board(storyboard)
-    with _pool(cluster, workspace_of(board).root) as pool:
+    with _pool(cluster, [workspace_of(board).root]) as pool:
         return _render(board, only=only, retake=retake, max_cost=max_cost, dry_run=dry_run, jobs=jobs, pool=pool,
                        limits=limits, progress=progress)
 
@@ -233,15 +233,15 @@ def _assemble(result: Plan, output: Output, takes: GenerationResult, workspace: 
 
 
 @contextmanager
-def _pool(cluster: str | None, folder: Path) -> Iterator[tuple[Executor | None, int | None]]:
-    """(executor, its worker count) for FFmpeg runs: the Dask cluster at ``cluster`` (which must see
-    ``folder``), else (None, None): this machine."""
+def _pool(cluster: str | None, folders: list[Path]) -> Iterator[tuple[Executor | None, int | None]]:
+    """(executor, its worker count) for FFmpeg runs: the Dask cluster at ``cluster`` (whose workers must
+    see each of ``folders``), else (None, None): this machine."""
     if not cluster:
         yield None, None
         return
     from mvpipe.cluster import connect
 
-    with connect(cluster, folder) as pool:
+    with connect(cluster, folders) as pool:
         yield pool
 
 

@@ -27,9 +27,10 @@ _HINT = ("Put the project on a folder every worker mounts at the same path (NFS,
 
 
 @contextmanager
-def connect(address: str, folder: Path, *, timeout: float = 10.0) -> Iterator[tuple[Executor, int]]:
+def connect(address: str, folders: list[Path], *, timeout: float = 10.0) -> Iterator[tuple[Executor, int]]:
     """An executor on the cluster at ``address`` and its number of worker threads, once every worker is
-    shown to share ``folder`` and the FFmpeg build. Raises :class:`InputError` (exit 2) naming what is wrong."""
+    shown to share each of ``folders`` and the FFmpeg build. Raises :class:`InputError` (exit 2) naming
+    what is wrong."""
     try:
         from distributed import Client
     except ImportError:
@@ -48,7 +49,8 @@ def connect(address: str, folder: Path, *, timeout: float = 10.0) -> Iterator[tu
             raise InputError(f"the Dask scheduler at {address} has no workers.", field="--cluster",
                              hint=f"Start some: `dask worker {address}`.") from None
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-        check_shared(client, Path(folder))
+        for folder in dict.fromkeys(Path(f) for f in folders):
+            check_shared(client, folder)
         yield client.get_executor(pure=False), threads
     finally:
         client.close()

@@ -112,3 +112,22 @@ def test_a_worker_that_does_not_see_the_folder_is_refused_before_anything_runs(t
     assert "field '--cluster': the cluster cannot share this render's takes and pieces: tcp://127.0.0.1:" in err
     assert "cannot use" in err and "No such file or directory" in err and "same path" in err
     assert not list((tmp_path / "p" / ".mvpipe").glob("takes/*.mp4"))   # nothing was generated
+
+
+def test_a_batch_encodes_every_job_on_the_cluster(cluster, tmp_path: Path, capsys) -> None:
+    address, client = cluster
+    own = _project(tmp_path / "own")
+    (tmp_path / "look.yaml").write_text("output: {height: 720, quality: draft}\n")
+    manifest = tmp_path / "week.yaml"
+    manifest.write_text(f"template: look.yaml\njobs:\n  - storyboard: {own}\n"
+                        f"  - {{song: {ROOT / 'assets' / 'demo_song.mp3'}, id: demo}}\n")
+    (tmp_path / "week" / "demo").mkdir(parents=True)
+    (tmp_path / "week" / "demo" / "demo.yaml").write_text(BOARD.format(song=ROOT / "assets" / "demo_song.mp3"))
+    before = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values())
+    assert main(["batch", str(manifest), "--cluster", address, "--parallel", "2", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ran = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values()) - before
+    encoded = sum(j["render"]["outputs"][0]["pieces_encoded"] for j in report["jobs"])
+    assert [j["status"] for j in report["jobs"]] == ["done", "done"] and ran == encoded >= 14
+    videos = [Path(j["outputs"][0]) for j in report["jobs"]]
+    assert _framemd5(videos[0]) == _framemd5(videos[1])   # the same storyboard, one job per workspace
