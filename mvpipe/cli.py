@@ -97,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
     pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
 
+    _add_pipeline_commands(sub)
+
+    ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
+    ck.add_argument("video", type=Path)
+    ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
+    ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    return p
+
+
+def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
+    """``init`` and ``batch``: the channel-pipeline commands."""
     it = sub.add_parser("init", help="write a storyboard for a song that renders at once: a shot per phrase")
     it.add_argument("song", type=Path)
     it.add_argument("--template", type=Path, metavar="FILE",
@@ -113,12 +124,6 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--parallel", type=_positive, default=1, metavar="N", help="videos to make at once (default 1)")
     b.add_argument("--json", action="store_true", help="print the batch report on stdout")
     _cluster_option(b)
-
-    ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
-    ck.add_argument("video", type=Path)
-    ck.add_argument("--manifest", type=Path, help="render manifest (default: VIDEO.manifest.json beside it)")
-    ck.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    return p
 
 
 def _cluster_option(p: argparse.ArgumentParser) -> None:

@@ -27,9 +27,9 @@ from mvpipe.errors import InputError
 from mvpipe.storyboard import Length, LengthSpec, Storyboard
 from mvpipe.workspace import write_text_atomic
 
-# The line editors read to complete and check a storyboard; the same line the demo storyboard carries
-# (`mvpipe schema` prints the schema it names).
-SCHEMA_LINE = "# yaml-language-server: $schema=https://mvpipe.dev/schema/storyboard-1.json"
+# The line editors read to complete and check a storyboard: the same line the demo storyboard carries
+# (`mvpipe schema` prints the schema it names; the export branch adds both).
+SCHEMA_LINE = "# yaml-language-server: $schema=../schema/storyboard.schema.json"
 _MARK = "# Made by mvpipe init"
 _DIGEST_RE = re.compile(r"^# mvpipe-digest: ([0-9a-f]{64})$", re.MULTILINE)
 
