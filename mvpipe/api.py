@@ -262,9 +262,8 @@ def init(song: Path | str, out: Path | str | None = None, *, template: Path | st
     dest = Path(out) if out is not None else Path(f"{song.stem}.yaml")
     look, where = scaffold.load_template(template) if template is not None else (scaffold.Template(), None)
     if variables:
-        look = look.model_copy(update=variables)
-    if dest.exists() and not scaffold.made_by_init(dest):
-        scaffold.write_storyboard(dest, "")   # refuses, naming the file, before the song is analysed
+        look = scaffold.with_variables(look, variables)
+    scaffold.ensure_ours(dest)                # before the song is analysed
     text = scaffold.storyboard_text(song, analyze(song, progress=progress), dest, look, template_path=where)
     scaffold.validate(text, dest, where)
     scaffold.write_storyboard(dest, text)

@@ -53,12 +53,8 @@ class LiveView:
     def _draw(self, job: str, text: str) -> bool:
         """Update the bar ``text`` is about; False when it is about none (it is printed instead)."""
         if (shot := _SHOT.match(text)) is not None:
-            state = shot["state"]
-            percent = _PERCENT.search(state)
-            done = state.startswith(_FINAL)
-            self._task(f"{job}shot {shot['shot']}", state=state[:40],
-                       completed=100 if done else float(percent[1]) if percent else None)
-            return True
+            self._shot(job, shot["shot"], shot["state"])
+            return not shot["state"].startswith("failed")   # a failure is also worth a line of its own
         if text.startswith(_ANALYSIS):
             self._task(f"{job}analysis", state=text[:40], total=None)
             return True
@@ -76,6 +72,21 @@ class LiveView:
             self._finish(f"{job}encode")
             return False   # the path of a finished video is worth a line of its own
         return False
+
+    def _shot(self, job: str, shot: str, state: str) -> None:
+        """A shot's own bar while its take is being made; once it is finished, one more on the takes bar."""
+        name = f"{job}shot {shot}"
+        new = name not in self._tasks
+        percent = _PERCENT.search(state)
+        done = state.startswith(_FINAL)
+        self._task(name, state=state[:40], completed=100 if done else float(percent[1]) if percent else None)
+        self._task(f"{job}takes", state="", total=None)
+        takes = self._tasks[f"{job}takes"]
+        total = self.bars.tasks[[t.id for t in self.bars.tasks].index(takes)].total or 0
+        self.bars.update(takes, total=total + 1 if new else total, advance=1 if done else 0,
+                         state=state if state.startswith("failed") else f"latest: {shot} {state}"[:40])
+        if done:
+            self.bars.update(self._tasks[name], visible=False)   # a long song has dozens of shots
 
     def _task(self, name: str, *, state: str, total: float | None = 100, completed: float | None = None) -> None:
         task = self._tasks.get(name)

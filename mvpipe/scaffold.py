@@ -75,6 +75,15 @@ def load_template(path: Path | str) -> tuple[Template, Path]:
     return template, path
 
 
+def with_variables(template: Template, variables: Mapping[str, Any]) -> Template:
+    """``template`` with some keys replaced (a batch job's title, style, characters, generator, output)."""
+    try:
+        return Template.model_validate({**template.model_dump(), **variables})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"{err['msg']}.", field=".".join(str(p) for p in err["loc"])) from None
+
+
 def storyboard_text(song: Path, analysis: SongAnalysis, dest: Path, template: Template | None = None,
                     *, template_path: Path | None = None) -> str:
     """The storyboard YAML for ``song``, written to live at ``dest`` (its paths are relative to it)."""
@@ -103,11 +112,15 @@ def storyboard_text(song: Path, analysis: SongAnalysis, dest: Path, template: Te
 
 def write_storyboard(dest: Path, text: str) -> None:
     """Write ``text`` to ``dest`` unless a file is there that mvpipe did not make, or that was edited since."""
-    dest = Path(dest)
-    if dest.exists() and not made_by_init(dest):
+    ensure_ours(dest)
+    write_text_atomic(dest, text)
+
+
+def ensure_ours(dest: Path) -> None:
+    """Raise :class:`InputError` when ``dest`` exists and is not a storyboard init made and nobody edited."""
+    if Path(dest).exists() and not made_by_init(dest):
         raise InputError("this file exists and is not one mvpipe init made (or it was edited since); "
                          "it is left as it is.", file=dest, hint="Choose another -o, or move the file away yourself.")
-    write_text_atomic(dest, text)
 
 
 def made_by_init(path: Path) -> bool:
