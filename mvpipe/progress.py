@@ -58,8 +58,10 @@ class LiveView:
         if text.startswith(_ANALYSIS):
             self._task(f"{job}analysis", state=text[:40], total=None)
             return True
-        if (todo := _TODO.match(text)) is not None:
+        if text.startswith("plan: "):
             self._finish(f"{job}analysis")
+            return False   # the plan's summary is worth a line of its own
+        if (todo := _TODO.match(text)) is not None:
             self._task(f"{job}encode", state=text.split(" (")[0], total=max(1, int(todo["todo"])), completed=0)
             return True
         if text.startswith("encoded "):

@@ -89,6 +89,7 @@ def test_on_a_terminal_the_same_messages_draw_bars(board: Path) -> None:
 
     assert "running" in last("shot highway") and "running" in last("shot car")  # each shot had its bar
     assert "100%" in last("takes") and last("encode")[-3:-1] == ["100%", "done"]
+    assert last("analysis")[-3:-1] == ["100%", "done"] and "plan: 2 segments" in out
     assert last("week-1 shot intro")[-4:-1] == ["40%", "running", "40%"]
     assert "shot outro: failed: moderation" in out                  # a failure also gets a line of its own
     assert "warning: something a person must read" in out and f"wrote {board.parent / 'out.mp4'}" in out
