@@ -7,26 +7,25 @@ and nothing else there; progress and warnings always go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import math
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mvpipe import __version__, interrupt
 from mvpipe.errors import InputError, MvpipeError, show_traceback
-from mvpipe.storyboard import Output, Storyboard
-from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
+from mvpipe.storyboard import Storyboard
+from mvpipe.workspace import Workspace
 
 if TYPE_CHECKING:
-    from mvpipe.analysis import SongAnalysis
-    from mvpipe.generation.provider import Take
-    from mvpipe.planner import Plan
+    pass
 
 _T0 = time.monotonic()
 # What the file system says when the user's paths or permissions are the problem: exit 2, not a crash.
@@ -34,8 +33,24 @@ _REFUSALS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR
              errno.ENOSPC, errno.EDQUOT}
 
 
+_SAYING = threading.Lock()
+
+
 def _progress(message: str) -> None:
-    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+    with _SAYING:  # shots report from several threads: one whole line at a time
+        print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _view(args: argparse.Namespace) -> Iterator[Callable[[str], None]]:
+    """Live progress bars when stderr is a terminal and stdout carries no JSON; else the plain lines."""
+    from mvpipe.progress import LiveView, wants_live
+
+    if not wants_live(sys.stderr, getattr(args, "json", False)):
+        yield _progress
+        return
+    with LiveView() as view:
+        yield view
 
 
 def _print_table(headers: list[str], rows: list[list[str]], right: set[str] = frozenset()) -> None:
@@ -92,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="pieces to encode at once (default: one per core at draft, one per 4 cores at final)")
     r.add_argument("--export", metavar="FORMATS",
                    help="also write each video's timeline beside it: otio, fcpxml, edl, xml (comma-separated)")
+    _cluster_option(r)
 
     st = sub.add_parser("status", help="per shot: take, provider job, state and recorded cost")
     st.add_argument("storyboard", type=Path)
@@ -100,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
 
     pv = sub.add_parser("providers", help="every provider and model: lengths, sizes, references, prices, keys")
     pv.add_argument("--json", action="store_true", help="print the list as JSON on stdout")
+
+    _add_pipeline_commands(sub)
 
     ck = sub.add_parser("check", help="measure a rendered video: frames, cuts, audio offset vs the song")
     ck.add_argument("video", type=Path)
@@ -117,6 +135,32 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="the storyboard's JSON Schema, for editors that complete and check YAML")
     return p
+
+
+def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
+    """``init`` and ``batch``: the channel-pipeline commands."""
+    it = sub.add_parser("init", help="write a storyboard for a song that renders at once: a shot per phrase")
+    it.add_argument("song", type=Path)
+    it.add_argument("--template", type=Path, metavar="FILE",
+                    help="title, style, generator, output, characters and prompts to use (YAML)")
+    it.add_argument("-o", "--output", type=Path, metavar="STORYBOARD",
+                    help="where to write it (default: SONG-NAME.yaml here); never over a file mvpipe did not make")
+
+    b = sub.add_parser("batch", help="every video a manifest lists, under one budget; reruns skip finished ones")
+    b.add_argument("manifest", type=Path, help="YAML or CSV: jobs of a song and a storyboard or a template")
+    b.add_argument("--max-cost", type=float, metavar="USD", help="refuse to start when the whole batch's estimate "
+                                                                 "is higher")
+    b.add_argument("--dry-run", action="store_true", help="estimate every job and stop before any submission")
+    b.add_argument("--jobs", type=_positive, metavar="N", help="pieces to encode at once, as for render")
+    b.add_argument("--parallel", type=_positive, default=1, metavar="N", help="videos to make at once (default 1)")
+    b.add_argument("--json", action="store_true", help="print the batch report on stdout")
+    _cluster_option(b)
+
+
+def _cluster_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", metavar="tcp://HOST:8786", default=os.environ.get("MVPIPE_CLUSTER") or None,
+                   help="encode pieces on this Dask cluster's workers (default $MVPIPE_CLUSTER); they must see "
+                        "the project's folder at the same path")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,17 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _analyze(song: Path, progress: Callable[[str], None] | None):
-    from mvpipe.analysis import analyze
-    from mvpipe.assembly.probe import header_seconds
+    from mvpipe import api
 
-    if progress:
-        progress(f"analysing {song.name}")
-    result = analyze(song, Workspace(Path(".")).analysis, progress=progress)
-    said = header_seconds(song)
-    if said is not None and result.duration < said - 1.0:
-        _progress(f"warning: {song}: its header says {said:.1f} s but only {result.duration:.1f} s decode; the file "
-                  "may be cut short (a download or copy that stopped?). The video uses what plays.")
-    return result
+    return api.analyze(song, progress=progress)
 
 
 def _check_plot(plot: Path | None, inputs: list[tuple[Path, str, bool]]) -> None:
@@ -191,35 +227,17 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> Storyboard:
-    from mvpipe.storyboard import load
+    from mvpipe import api
 
-    return load(args.storyboard).with_overrides(generator=getattr(args, "generator", None),
-                                                output=getattr(args, "output", None))
+    return api.load(args.storyboard, generator=getattr(args, "generator", None), output=getattr(args, "output", None))
 
 
 def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_numbers: dict[str, int] | None = None):
-    """Resolve every generator the storyboard names, analyse the song and plan, in that order:
-    a typo in a generator fails before any analysis runs."""
-    from mvpipe.generation.providers import UnknownGenerator, resolve
-    from mvpipe.planner import generator_specs, plan
+    """The song's analysis and the plan (see :func:`mvpipe.api.plan`: generators are checked first)."""
+    from mvpipe import api
 
-    capabilities = {}
-    for spec, shots in generator_specs(board).items():
-        try:
-            capabilities[spec] = resolve(spec)[1]
-        except UnknownGenerator as exc:
-            first = board.shots[shots[0]]
-            loc = ("shots", shots[0], "generator") if first.generator else ("generator",)
-            raise board.error(str(exc), *loc) from None
-        retires = capabilities[spec].retires
-        if retires is not None and retires <= date.today():
-            _progress(f"warning: {spec} is past the retirement date its provider announced ({retires}); it works "
-                      "only where an endpoint still serves it. Choose another generator before paying for one.")
-    analysis = _analyze(board.song, progress)
-    result = plan(board, analysis, capabilities, take_numbers=take_numbers)
-    for warning in result.warnings:
-        _progress(f"warning: {warning}")
-    return analysis, result
+    result = api.plan(board, take_numbers=take_numbers, progress=progress)
+    return _analyze(board.song, None), result
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -250,71 +268,24 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    board = _load(args)
-    outputs = board.outputs()                     # a clash of output paths fails before anything is paid
-    board.check_writable(flag="--output" if args.output else None)
-    workspace = Workspace.for_storyboard(args.storyboard)
-    workspace.check_writable()
-    with workspace.lock():                        # one render per workspace; a killed one's temp files go
-        for output in outputs:
-            remove_stale_temps(output.path)
-            remove_stale_temps(manifest_path(output.path))
-        return _render(args, board, outputs, workspace)
-
-
-def _render(args: argparse.Namespace, board: Storyboard, outputs: list[Output], workspace: Workspace) -> int:
-    from mvpipe.assembly import assemble
+    from mvpipe import api
     from mvpipe.export import parse_formats
-    from mvpipe.generation.runner import generate
-    from mvpipe.planner import for_output
 
-    take_numbers = workspace.take_numbers()
     formats = parse_formats(args.export, "--export") if args.export else []
-    _check_rates(board, formats)                  # an fps the format cannot hold fails before anything is paid
-    shots = {s.id: s for s in board.shots}
-    for shot in args.retake:
-        if shot not in shots:
-            raise InputError(f"no shot '{shot}' to retake.", file=args.storyboard, field="--retake",
-                             hint=f"Shots: {', '.join(shots)}.")
-        take_numbers[shot] = take_numbers.get(shot, shots[shot].take) + 1
-        _progress(f"shot '{shot}': asking for take {take_numbers[shot]}")
-    analysis, result = _plan(board, _progress, take_numbers)
-    _progress(f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
-              f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
-    # the budget counts only new spending: cached takes and journaled jobs are already paid for
-    takes = generate(result, workspace, progress=_progress, only=args.only, max_cost=args.max_cost,
-                     dry_run=args.dry_run)
-    report: dict = {"estimate": [row.model_dump() for row in takes.estimate.rows],
-                    "to_spend_usd": takes.estimate.to_spend_usd, "dry_run": args.dry_run}
-    if args.dry_run:
-        if args.json:
-            print(json.dumps(report, indent=2))
-        return 0
-    workspace.set_take_numbers(take_numbers)  # kept only once the new takes exist (or are journaled)
-    videos = []
-    for output in outputs:                        # every output cuts the same takes: nothing is paid again
-        video = for_output(result, output)
-        manifest = assemble(video, takes, workspace, video.output, progress=_progress, jobs=args.jobs)
-        videos.append({"path": str(video.output), "manifest": str(manifest_path(video.output)),
-                       "width": video.width, "height": video.height, "frames": video.frames,
-                       "pieces_encoded": manifest.encoded, "pieces_reused": manifest.reused,
-                       "seconds": manifest.seconds, "warnings": manifest.warnings})
-        if not args.json:
-            print(video.output)
-        for path in _export(workspace, video, takes, analysis, formats):
-            videos[-1].setdefault("exports", []).append(str(path))
-            if not args.json:
-                print(path)
-    _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
+    board = _load(args)
+    board.check_writable(flag="--output" if args.output else None)
+    with _view(args) as progress:
+        report = api.render(board, only=args.only, retake=args.retake, max_cost=args.max_cost, dry_run=args.dry_run,
+                            jobs=args.jobs, cluster=args.cluster, export=formats, progress=progress)
     if args.json:
-        report |= {"outputs": videos, "spent_usd": takes.spent_usd,
-                   "takes": [t.model_dump(mode="json", include={"shot", "part", "take", "path", "provider", "model",
-                                                                "job_id", "cost_usd", "status", "error"})
-                             for t in takes.values()]}
-        print(json.dumps(report, indent=2))
-    if takes.failures:
-        print(f"mvpipe: {len(takes.failures)} shot(s) failed; the video has stand-in cards in their place, "
-              f"and a rerun retries only them:\n{takes.failure_table()}", file=sys.stderr)
+        print(report.to_json())
+    else:
+        for video in report.outputs:
+            print(video.path, *video.exports, sep="\n")
+    if report.failures:
+        table = "\n".join(f"{t.shot:<16} {t.part:>4}  {t.provider}:{t.model}  {t.error}" for t in report.failures)
+        print(f"mvpipe: {len(report.failures)} shot(s) failed; the video has stand-in cards in their place, "
+              f"and a rerun retries only them:\n{table}", file=sys.stderr)
         return 1
     return 0
 
@@ -374,29 +345,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _export(workspace: Workspace, video: Plan, takes: Mapping[tuple[str, int], Take], analysis: SongAnalysis,
-            formats: list[str], *, to: Path | None = None, downbeats: bool = False) -> list[Path]:
-    """Write ``video``'s timeline in each of ``formats`` (beside the video, or to ``to``); the paths written."""
-    from mvpipe.export import build, export_path, write
-
-    if not formats:
-        return []
-    tl = build(video, takes, analysis, downbeats=downbeats)
-    return [write(tl, fmt, to or export_path(video.output, fmt), ledger=workspace.root / "exports.json")
-            for fmt in formats]
-
-
-def _check_rates(board: Storyboard, formats: list[str]) -> None:
-    from mvpipe.export import check_rate
-
-    for fmt in formats:
-        try:
-            check_rate(fmt, board.output.fps)
-        except InputError as exc:
-            raise board.error(exc.message, "output", "fps", hint=exc.hint) from None
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
+    from mvpipe.api import check_export_rates, export_timelines
     from mvpipe.export import check_dest, parse_formats
     from mvpipe.generation.runner import existing_takes
     from mvpipe.planner import for_output
@@ -408,7 +358,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.export_to is not None:
         check_dest(formats[0], args.export_to)
     board = _load(args)
-    _check_rates(board, formats)
+    check_export_rates(board, formats)
     workspace = Workspace.for_storyboard(args.storyboard)
     analysis, result = _plan(board, _progress, workspace.take_numbers())
     takes = existing_takes(result, workspace)
@@ -416,7 +366,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if missing:
         _progress(f"warning: no take yet for {', '.join(missing)}: their animatic cards stand in")
     for i, output in enumerate(board.outputs()):
-        for path in _export(workspace, for_output(result, output), takes, analysis, formats,
+        for path in export_timelines(workspace, for_output(result, output), takes, analysis, formats,
                             to=args.export_to if i == 0 else None, downbeats=args.downbeats):
             print(path)
     return 0
@@ -429,6 +379,33 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from mvpipe import api
+
+    with _view(args) as progress:
+        path = api.init(args.song, args.output, template=args.template, progress=progress)
+    print(path)
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from mvpipe import api
+
+    with _view(args) as progress:
+        report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
+                           parallel=args.parallel, cluster=args.cluster, progress=progress)
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        _print_table(["job", "status", "est $", "spent $", "outputs / error"],
+                     [[j.id, j.status, f"{j.to_spend_usd:.2f}", f"{j.spent_usd:.2f}",
+                       j.error or " ".join(j.outputs)] for j in report.jobs], right={"est $", "spent $"})
+        print(f"batch report: {Path(report.folder) / 'batch-report.json'}")
+    if report.ok:
+        return 0
+    return 2 if any(j.bad_input for j in report.jobs) else 1
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "analyze": _cmd_analyze,
     "plan": _cmd_plan,
@@ -438,6 +415,8 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": _cmd_status,
     "export": _cmd_export,
     "schema": _cmd_schema,
+    "init": _cmd_init,
+    "batch": _cmd_batch,
 }
 
 

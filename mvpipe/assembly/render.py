@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +44,13 @@ CACHE_VERSION = 1
 
 def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, out: Path, *,
              progress: Callable[[str], None] | None = None, jobs: int | None = None, codec: Codec = "h264",
-             encoder: str = "auto", loudness: float | None = None) -> RenderManifest:
+             encoder: str = "auto", loudness: float | None = None, executor: Executor | None = None) -> RenderManifest:
     """Render ``plan`` with ``takes`` to ``out`` (atomically) and write its manifest beside it.
 
     ``jobs`` pieces encode at once (default :func:`default_jobs`); ``encoder`` is ``auto`` (a working
     hardware encoder, else software), ``software``, or an FFmpeg encoder name; ``loudness`` is a
-    target in LUFS for two-pass loudness normalisation (off when None).
+    target in LUFS for two-pass loudness normalisation (off when None). With ``executor`` (e.g. a Dask
+    cluster's) the pieces' FFmpeg runs go to it: every input and the workspace must be at the same path there.
     """
     began = time.monotonic()
     say = progress or (lambda _msg: None)
@@ -83,7 +84,8 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         say(f"{len(todo.encode)} of {len(parts)} pieces to encode ({enc.encoder}), "
             f"{len(parts) - len(todo.encode)} cached")
         headers = _encode_all(todo, parts, commands, lambda part, **lead: piece_command(
-            part, sources, plan.fit, enc, **lead), workers, ffmpegs, lambda part: _describe(plan, part), say)
+            part, sources, plan.fit, enc, **lead), workers, ffmpegs, lambda part: _describe(plan, part), say,
+            executor)
         master, aac = audio.result()
     warnings += sound_warnings
     say("joining pieces and muxing the song")
@@ -127,7 +129,8 @@ def work(parts: list[timeline.Piece], keys: list[str], folder: Path, cached: set
 
 def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command],
                 command_with: Callable[..., Command], workers: int, ffmpegs: threading.Semaphore,
-                describe: Callable[[timeline.Piece], str], say: Callable[[str], None]) -> dict[str, str]:
+                describe: Callable[[timeline.Piece], str], say: Callable[[str], None],
+                executor: Executor | None = None) -> dict[str, str]:
     """Encode ``todo``'s pieces, ``workers`` FFmpeg runs at once; returns key -> codec headers of every piece."""
     futures: dict[int, Future[None]] = {}
     headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
@@ -141,7 +144,8 @@ def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command]
         cmd = command_with(part, lead_in=lead_in, lead_out=lead_out) if lead_in or lead_out else commands[i]
         try:
             headers[todo.keys[i]] = _encode_piece(cmd, todo.paths[i], part.frames, ffmpegs,
-                                                  todo.leads[i + 1] if lead_out else None, describe(part))
+                                                  todo.leads[i + 1] if lead_out else None, describe(part),
+                                                  executor)
         finally:
             if lead_in is not None:
                 lead_in.unlink(missing_ok=True)
@@ -257,7 +261,7 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
 
 
 def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
-                  lead: Path | None = None, piece: str = "") -> str:
+                  lead: Path | None = None, piece: str = "", executor: Executor | None = None) -> str:
     """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
 
     FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
@@ -267,7 +271,11 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
         with ffmpegs:
-            run_ffmpeg(cmd.args(tmp, lead_tmp), what="encoding a piece", piece=piece)
+            args = cmd.args(tmp, lead_tmp)
+            if executor is None:
+                run_ffmpeg(args, what="encoding a piece", piece=piece)
+            else:
+                executor.submit(run_ffmpeg, args, what="encoding a piece", piece=piece).result()
         facts = stream_facts(tmp)
         if facts.frames != frames:
             raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")

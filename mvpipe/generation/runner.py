@@ -149,7 +149,8 @@ class _Clip:
 
 def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = None,
              only: Iterable[str] | None = None, max_cost: float | None = None, dry_run: bool = False,
-             settings: RunnerSettings | None = None) -> GenerationResult:
+             settings: RunnerSettings | None = None,
+             limits: dict[str, threading.Semaphore] | None = None) -> GenerationResult:
     """A take for every segment of ``plan``, keyed by (shot, part); never pays twice for one.
 
     ``only``: generate just these shots (others use their cached takes, or a 'skipped' card).
@@ -157,8 +158,9 @@ def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = No
     The estimate is reported through ``progress`` before any submission; over ``max_cost`` raises
     :class:`BudgetExceeded`; ``dry_run`` returns after it with no takes. Failed shots come back as
     stand-in takes with ``status='failed'``: check :attr:`GenerationResult.failures`.
+    ``limits`` (provider -> semaphore of its concurrency) is shared by runs that share an account (a batch).
     """
-    run = _Run(plan, workspace, progress, settings or RunnerSettings.from_env())
+    run = _Run(plan, workspace, progress, settings or RunnerSettings.from_env(), limits)
     try:
         return run.go(set(only) if only else None, max_cost, dry_run)
     finally:
@@ -212,7 +214,7 @@ def status_table(rows: list[ShotStatus]) -> str:
 
 class _Run:
     def __init__(self, plan: Plan, workspace: Workspace, progress: Progress | None,
-                 settings: RunnerSettings) -> None:
+                 settings: RunnerSettings, limits: dict[str, threading.Semaphore] | None = None) -> None:
         self.plan = plan
         self.ws = workspace
         self.s = settings
@@ -221,7 +223,7 @@ class _Run:
         self._lock = threading.Lock()
         self._said: dict[str, str] = {}
         self._clients: dict[str, ApiClient] = {}
-        self._slots: dict[str, threading.Semaphore] = {}
+        self._slots: dict[str, threading.Semaphore] = {} if limits is None else limits
         self._futures: dict[int, Future[Take]] = {}
         self._clips: list[_Clip] = []
         self.spent = 0.0
@@ -549,11 +551,8 @@ class _Run:
         return client
 
     def _slot(self, clip: _Clip) -> threading.Semaphore:
-        with self._lock:
-            slot = self._slots.get(clip.caps.provider)
-            if slot is None:
-                slot = self._slots[clip.caps.provider] = threading.Semaphore(clip.caps.concurrency)
-        return slot
+        # setdefault is atomic: runs sharing ``limits`` agree on one semaphore per provider
+        return self._slots.setdefault(clip.caps.provider, threading.Semaphore(clip.caps.concurrency))
 
     def _frame_path(self, name: str) -> Path:
         return self.ws.takes / "frames" / f"{name}.png"
