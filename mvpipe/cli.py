@@ -17,15 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mvpipe import __version__, interrupt
 from mvpipe.errors import InputError, MvpipeError, show_traceback
 from mvpipe.storyboard import Storyboard
 from mvpipe.workspace import Workspace
-
-if TYPE_CHECKING:
-    pass
 
 _T0 = time.monotonic()
 # What the file system says when the user's paths or permissions are the problem: exit 2, not a crash.
