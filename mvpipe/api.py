@@ -174,6 +174,7 @@ def _render(board: Storyboard, *, only: Iterable[str] | None = None, retake: Ite
             limits: dict[str, threading.Semaphore] | None = None, progress: Progress | None = None) -> RenderReport:
     """:func:`render` with the encoders' pool already open (a batch shares one cluster connection)."""
     outputs = board.outputs()                     # a clash of output paths fails before anything is paid
+    check_export_rates(board, export)             # so does an fps an asked-for timeline format cannot hold
     board.check_writable()
     workspace = workspace_of(board)
     workspace.check_writable()
@@ -192,7 +193,6 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
     from mvpipe.generation.runner import generate
     from mvpipe.planner import for_output
 
-    check_export_rates(board, export)             # an fps the format cannot hold fails before anything is paid
     take_numbers = _take_numbers(board, retake, progress)
     result = plan(board, take_numbers=take_numbers, progress=progress)
     _say(progress, f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
