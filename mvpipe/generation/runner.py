@@ -365,7 +365,7 @@ class _Run:
                 raise BadMedia(f"clip plays {got:.2f} s; {paid:g} s were paid for")
 
         self._job(clip, provider, client, "clip", key, dest, lambda: provider.submit(req, first, client), verify,
-                  caps.price(paid, f"{req.width}x{req.height}"))
+                  caps.price(paid, req))
 
     def _job(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str, dest: Path,
              submit: Callable[[], str], verify: Callable[[Path], None], cost: float) -> None:

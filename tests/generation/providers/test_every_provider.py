@@ -79,7 +79,12 @@ def test_same_storyboard_same_cuts_through_every_provider(spec, song, tmp_path, 
         plan = json.loads(capsys.readouterr().out)
         assert main(["render", str(board), "-o", str(tmp_path / "out.mp4")]) == 0
         err = capsys.readouterr().err
-    cuts = [(s["shot"], s["start_frame"], s["end_frame"]) for s in plan["segments"]]
+    cuts: list[tuple[str, int, int]] = []  # per shot: a model with shorter clips splits a shot in parts
+    for s in plan["segments"]:
+        if cuts and cuts[-1][0] == s["shot"]:
+            cuts[-1] = (s["shot"], cuts[-1][1], s["end_frame"])
+        else:
+            cuts.append((s["shot"], s["start_frame"], s["end_frame"]))
     assert [c[0] for c in cuts] == ["road", "mara"] and cuts[0][2] == cuts[1][1] > 0
     assert plan["frames"] == 96 and cuts[1][2] == 96  # timing.end 8 s at 12 fps
     with av.open(str(tmp_path / "out.mp4")) as c:

@@ -41,7 +41,8 @@ class LumaGenerations(Protocol):
         return {"detail": message}
 
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
-        if rec.method == "POST" and rec.path == f"{self.prefix}/generations":
+        create = f"{self.prefix}/generations" + ("" if self.agents else "/video")  # Luma OpenAPI @2520034
+        if rec.method == "POST" and rec.path == create:
             return "submit", lambda: self.create(srv, json.loads(rec.body))
         if rec.method == "GET" and rec.path == f"{self.prefix}/generations" and not self.agents:
             gens = [self.generation(srv, job) for job in sorted(srv.jobs.values(), key=lambda j: -j.created)]
@@ -104,7 +105,7 @@ def agents(monkeypatch: pytest.MonkeyPatch):
 
 def _bodies(srv: FakeServer) -> dict[str, dict[str, Any]]:
     return {json.loads(r.body)["prompt"].split()[0]: json.loads(r.body)
-            for r in srv.requests_to("POST", rf"{srv.protocol.prefix}/generations")}
+            for r in srv.requests_to("POST", rf"{srv.protocol.prefix}/generations(/video)?")}
 
 
 def test_dream_machine_text_shots_parse_with_the_official_sdk(dream: FakeServer, tmp_path) -> None:
@@ -120,7 +121,8 @@ def test_dream_machine_text_shots_parse_with_the_official_sdk(dream: FakeServer,
 def test_agents_api_sends_the_first_frame_inline(agents: FakeServer, tmp_path) -> None:
     assert_all_done(run(tmp_path, "luma-agents:ray-3.2"))
     mara = _bodies(agents)["mara"]
-    assert (mara["type"], mara["model"], mara["video"]["duration"]) == ("video", "ray-3.2", "10s")
+    # "10s clips support text-to-video only": a shot starting from an image is asked at 5 s
+    assert (mara["type"], mara["model"], mara["video"]["duration"]) == ("video", "ray-3.2", "5s")
     with Image.open(io.BytesIO(base64.b64decode(mara["video"]["start_frame"]["data"]))) as frame:
         assert frame.size == (1280, 720) and mara["video"]["start_frame"]["media_type"] == "image/png"
 

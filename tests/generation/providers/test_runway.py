@@ -40,7 +40,7 @@ def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, wo
     assert [r["tag"] for r in kf_body["referenceImages"]] == ["mara"]
     assert base64.b64decode(kf_body["referenceImages"][0]["uri"].split(",")[1]) == mara.references[0].read_bytes()
     keyframe = Image.open(io.BytesIO(base64.b64decode(i2v_body["promptImage"].split(",")[1])))
-    assert keyframe.size == (1, 1), "the keyframe the server made is the clip's first frame"
+    assert keyframe.size == (1280, 720), "the keyframe the server made, fitted to the clip's ratio, starts the clip"
     assert i2v_body["duration"] == 4 and i2v_body["ratio"] == "1280:720" and i2v_body["model"] == "gen4_turbo"
     assert kf.at < i2v.at
     assert all(r.headers.get("authorization") == f"Bearer {srv.key}" and r.headers["x-runway-version"] ==

@@ -25,7 +25,8 @@ def test_references_go_natively_as_assets_and_force_8_seconds(tmp_path, workspac
     _, with_refs = posts["mara waits"]
     [ref] = with_refs["instances"][0]["referenceImages"]
     assert ref["referenceType"] == "asset" and ref["image"]["mimeType"] == "image/png"
-    assert with_refs["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 8, "personGeneration": "allow_adult"}
+    assert with_refs["parameters"] == {"aspectRatio": "16:9", "resolution": "720p", "durationSeconds": 8,
+                                       "personGeneration": "allow_adult"}
     assert posts["shot b: a neon street at night"][1]["parameters"]["durationSeconds"] == 6
     assert clip_seconds(takes[("a", 0)].path) >= 7.9 and clip_seconds(takes[("b", 0)].path) >= 5.9
     assert takes[("a", 0)].cost_usd == pytest.approx(8 * 0.40) and takes.estimate.rows[0].seconds == 8
