@@ -419,7 +419,7 @@ def _shape_for(board: Storyboard, shot: Shot, caps: Capabilities,
         caps.references_as == "first_frame" and any(board.characters[n].references for n in shot.characters))
     if shape is not None:
         _, crop, upscale = shape.cover(width, height)
-        done = [f"cropped {crop:.0%}"] * bool(crop) + [f"scaled up {upscale:.0%}"] * bool(upscale > 0.05)
+        done = [f"cropped {crop:.0%}"] * bool(crop) + [f"scaled up {upscale:.0%}"] * bool(upscale)
         note = f"{caps.spec} renders {shape.width}x{shape.height} for the {width}x{height} output: " \
                f"{' and '.join(done)} (fit: {board.output.fit})."
         if done and note not in warnings:

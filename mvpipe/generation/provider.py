@@ -55,13 +55,14 @@ class Shape(BaseModel):
         return self.audio_price if audio and self.audio_price is not None else self.price
 
     def cover(self, width: int, height: int) -> tuple[bool, float, float]:
-        """How well this shape covers a ``width``x``height`` output: (opposite orientation, share cropped
-        (under 5 % counts as none), upscale still needed). Smaller is better, in that order."""
+        """How well this shape covers a ``width``x``height`` output: (opposite orientation, share cropped,
+        upscale still needed; under 5 % counts as none). Smaller is better, in that order."""
         out, own = width / height, self.width / self.height
         opposite = (out - 1) * (own - 1) < 0 and abs(out - 1) > 0.01 and abs(own - 1) > 0.01
         crop = 1 - min(out, own) / max(out, own)
         upscale = max(width / self.width, height / self.height)
-        return opposite, round(crop, 3) if crop > 0.05 else 0.0, round(max(0.0, upscale - 1), 3)
+        upscale -= 1
+        return opposite, round(crop, 3) if crop > 0.05 else 0.0, round(upscale, 3) if upscale > 0.05 else 0.0
 
 
 def shape_table(sizes: Mapping[str, tuple[int, int]], resolution: str, price: float,
@@ -314,6 +315,7 @@ class JobState(BaseModel):
     download_url: str | None = None
     expires_at: float | None = Field(default=None, description="unix time the download link dies")
     poll_after: float | None = Field(default=None, description="seconds until the provider wants the next poll")
+    billed: bool = Field(default=False, description="a failure the provider still charges for (Runway SAFETY.INPUT)")
 
 
 class RemoteProvider(Provider):
@@ -328,7 +330,7 @@ class RemoteProvider(Provider):
     key_env: ClassVar[str]
     key_required: ClassVar[bool] = True  # False: a local server; a key, where set, is still sent
     poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
-    stall_timeout: ClassVar[float] = 900.0  # seconds without any change in state or progress
+    stall_timeout: ClassVar[float] = 1800.0  # seconds without any change in state or progress (each API: its own)
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         """Signs each request to the API's own host (never one to a download host): a bearer key by default."""

@@ -72,7 +72,16 @@ class BudgetExceeded(InputError):
 
 
 class JobFailed(MvpipeError):
-    """A job ended without a usable clip; the message is the provider's reason."""
+    """A job ended without a usable clip; the message is the provider's reason. ``billed``: it is charged anyway."""
+
+    def __init__(self, message: str, *, billed: bool = False) -> None:
+        super().__init__(message)
+        self.billed = billed
+
+
+class JobStalled(JobFailed):
+    """A job that stopped moving but may still finish (and be billed): it is left open in the journal, not
+    submitted again, and the next run resumes polling it."""
 
 
 class DownloadFailed(JobFailed):
@@ -391,18 +400,25 @@ class _Run:
                 self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
                 return
             except _TryAgain as exc:
-                cancelled = exc.stalled and provider.cancel(rec.job_id or "", client)
+                if exc.stalled and not self._cancelled(provider, client, rec.job_id or ""):
+                    self.journal.update(rec.row, error=str(exc))  # still open: the next run polls it again
+                    raise JobStalled(f"{exc}; {provider.name} did not confirm it stopped, so it is not submitted "
+                                     f"again (it may still finish and be billed): run again to resume polling job "
+                                     f"{rec.job_id}") from None
                 self.journal.update(rec.row, state="cancelled" if exc.stalled else "failed", error=str(exc))
                 if retried:
                     raise JobFailed(f"{exc}; gave up after one retry") from None
-                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if cancelled else ''}submitting once more")
+                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if exc.stalled else ''}submitting once more")
                 retried, rec = True, None
             except DownloadFailed as exc:
                 self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
                 raise
             except (ProviderError, JobFailed) as exc:
                 if rec is not None:
-                    self.journal.update(rec.row, state="failed", error=str(exc))
+                    billed = cost if isinstance(exc, JobFailed) and exc.billed else 0.0  # charged though it failed
+                    self.journal.update(rec.row, state="failed", error=str(exc), cost_usd=billed)
+                    with self._lock:
+                        self.spent += billed
                 raise
 
     def _submit(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str,
@@ -435,6 +451,17 @@ class _Run:
             raise
         self.journal.update(rec.row, job_id=job_id, state="queued")
         return rec.model_copy(update={"job_id": job_id, "state": "queued"})
+
+    def _cancelled(self, provider: RemoteProvider, client: ApiClient, job_id: str) -> bool:
+        """Cancel a stalled job; True only when the provider then reports it cancelled, failed or gone."""
+        try:
+            if not provider.cancel(job_id, client):
+                return False
+            return provider.poll(job_id, client).state in ("cancelled", "failed")
+        except ProviderError as exc:
+            return exc.status in (404, 410)  # the job is gone: it will not finish
+        except (TransientError, MvpipeError):
+            return False
 
     def _reconcile(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> str | None:
         found = provider.list_recent(clip.request, rec.created_at - 5.0, client)
@@ -470,7 +497,9 @@ class _Run:
                 return st
             if st.state in ("failed", "cancelled"):
                 reason = client.scrub(st.error or f"the job was {st.state}")
-                raise _TryAgain(reason, stalled=False) if st.retryable else JobFailed(reason)
+                if st.retryable:
+                    raise _TryAgain(reason, stalled=False)
+                raise JobFailed(reason, billed=st.billed)
             if time.monotonic() - changed > stall:
                 raise _TryAgain(f"job {job_id} made no progress for {stall:g} s "
                                 f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",

@@ -78,6 +78,9 @@ class KlingProvider(RemoteProvider):
     key_env = "KLING_ACCESS_KEY"
     secret_env = "KLING_SECRET_KEY"
     poll_interval = 10.0
+    # Kling reports no progress and has no cancel; jobs often run past 15 min (ComfyUI raised its Kling limit to
+    # ~68 min "to resolve frequent timeout issues", Comfy-Org/ComfyUI PR #8860, checked 2026-12-02): wait an hour.
+    stall_timeout = 3600.0
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         secret = environ.get(self.secret_env, "").strip()

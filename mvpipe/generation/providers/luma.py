@@ -12,7 +12,6 @@ its request); the Agents API documents no list, so there it is submitted again, 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from mvpipe.generation.provider import (
     Shape,
     shape_table,
 )
-from mvpipe.generation.remote import ApiClient, ProviderError
+from mvpipe.generation.remote import ApiClient, ProviderError, unix_time
 
 _STATES = {"queued": "queued", "dreaming": "running", "processing": "running", "completed": "succeeded",
            "failed": "failed"}
@@ -92,7 +91,7 @@ class LumaProvider(RemoteProvider):
         lists newest first and each generation carries the body it was created from)."""
         want = self.body(request, None)
         gens = client.request("GET", "generations", params={"limit": 100, "offset": 0}).json()["generations"]
-        return [g["id"] for g in gens if _created(g) >= since
+        return [g["id"] for g in gens if unix_time(g.get("created_at")) >= since
                 and all((g.get("request") or {}).get(k) == v for k, v in want.items())]
 
 
@@ -131,10 +130,3 @@ class LumaAgentsProvider(LumaProvider):
     def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
         return None  # no list of generations is documented for the Agents API
 
-
-def _created(gen: dict[str, Any]) -> float:
-    """A generation's ``created_at`` (ISO 8601) as a Unix time; 0 when missing or unreadable."""
-    try:
-        return datetime.fromisoformat(str(gen.get("created_at")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0

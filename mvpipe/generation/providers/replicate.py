@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mvpipe.generation.provider import ClipRequest, ImageLimit, JobState, shape_table
 from mvpipe.generation.providers.gateway import GatewayModel, GatewayProvider
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.remote import ApiClient, unix_time
 
 _STATES = {"starting": "queued", "processing": "running", "succeeded": "succeeded", "failed": "failed",
            "canceled": "cancelled", "aborted": "cancelled"}
@@ -56,6 +56,16 @@ class ReplicateProvider(GatewayProvider):
         return JobState(state=state, download_url=url, error=str(pred.get("error") or f"prediction {state}")
                         if state in ("failed", "cancelled") else None)
 
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Predictions of this model made since ``since`` with this prompt (``GET /v1/predictions``, newest
+        first, as replicate-python's ``predictions.list``); the first page is enough for a submit just lost."""
+        page = client.request("GET", "v1/predictions").json()
+        found = [p for p in page.get("results") or [] if p.get("model") == request.model
+                 and (p.get("input") or {}).get("prompt") == request.prompt and unix_time(p.get("created_at")) >= since
+                 and p.get("status") not in ("failed", "canceled", "aborted")]
+        return [f"{request.model}#{p['id']}" for p in found]
+
     def cancel(self, job_id: str, client: ApiClient) -> bool:
         client.request("POST", f"v1/predictions/{self.split(job_id)[1]}/cancel")
         return True
+

@@ -34,6 +34,7 @@ class RunwayProvider(RemoteProvider):
     base_url_env = "RUNWAYML_BASE_URL"
     key_env = "RUNWAYML_API_SECRET"
     poll_interval = 6.0  # the SDK's wait_for_task_output cadence
+    stall_timeout = 900.0  # tasks report progress; 15 min with none moving is stuck
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         return HeaderAuth({"Authorization": f"Bearer {key}", "X-Runway-Version": "2024-11-06"})
@@ -93,6 +94,7 @@ class RunwayProvider(RemoteProvider):
         return JobState(state=state, progress=progress * 100 if progress is not None else None,
                         error=f"{failure} ({code})" if failure and code else failure,
                         retryable=(code or "").startswith("INTERNAL"),  # Runway: retry these; not SAFETY.*
+                        billed=state == "failed" and (code or "").startswith("SAFETY.INPUT"),  # "not refundable"
                         download_url=(task.get("output") or [None])[0])
 
     def cancel(self, job_id: str, client: ApiClient) -> bool:

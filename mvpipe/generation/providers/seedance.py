@@ -44,6 +44,7 @@ class SeedanceProvider(RemoteProvider):
     base_url_env = "ARK_BASE_URL"
     key_env = "ARK_API_KEY"
     poll_interval = 10.0
+    stall_timeout = 3600.0  # no progress is reported; a task may queue long (execution_expires_after: 48 h default)
 
     def models(self) -> list[Capabilities]:
         # ratio 16:9, 4:3, 1:1, 3:4, 9:16, 21:9 (+ adaptive) and resolution 480p / 720p / 1080p (2.0: no 1080p):
@@ -88,6 +89,18 @@ class SeedanceProvider(RemoteProvider):
         state = _STATES.get(status, "running")
         return JobState(state=state, error=reason if state == "failed" else None,
                         download_url=(task.get("content") or {}).get("video_url"))
+
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Tasks of this model created since ``since`` that are not failed or cancelled, newest first
+        (``GET /contents/generations/tasks`` with ``filter.model``: the Ark SDK's ``tasks.list``; items carry
+        id, model, status, created_at in Unix seconds)."""
+        reply = client.request("GET", "contents/generations/tasks",
+                               params={"page_num": 1, "page_size": 100, "filter.model": request.model}).json()
+        items = [t for t in reply.get("items") or [] if t.get("model") == request.model
+                 and t.get("status") in ("queued", "running", "succeeded") and t.get("created_at", 0) >= int(since)
+                 and all(t.get(k, v) == v for k, v in (("ratio", request.aspect), ("resolution", request.resolution),
+                                                       ("duration", round(request.seconds))))]
+        return [t["id"] for t in sorted(items, key=lambda t: -t.get("created_at", 0))]
 
     def cancel(self, job_id: str, client: ApiClient) -> bool:
         client.request("DELETE", f"contents/generations/tasks/{job_id}")

@@ -35,6 +35,7 @@ class VeoProvider(RemoteProvider):
     base_url_env = "GOOGLE_GEMINI_BASE_URL"
     key_env = "GEMINI_API_KEY"
     poll_interval = 10.0  # the docs' examples poll every 10 s; latency is 11 s to 6 min
+    stall_timeout = 1200.0  # the operation reports no progress; the docs give at most 6 min at peak
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         return HeaderAuth({"x-goog-api-key": key})

@@ -12,6 +12,7 @@ import fal_client
 import httpx
 import pytest
 import replicate
+from fakes import contracts
 from providerkit import (
     Download,
     FakeServer,
@@ -19,6 +20,7 @@ from providerkit import (
     Recorded,
     Reply,
     assert_all_done,
+    check_contract,
     clip_bytes,
     hold_and_maybe_lose,
     moderated,
@@ -72,9 +74,8 @@ class FalQueue(Protocol):
         if "FORBIDDEN" in body["prompt"]:
             raise Reply(422, self.error(422, "The content could not be processed because it contained material "
                                         "flagged by a content checker.", "content_policy_violation"))
-        if body.get("duration") not in ("5", "10") or body.get("aspect_ratio") not in ("16:9", "9:16", "1:1"):
-            raise Reply(422, self.error(422, "duration or aspect_ratio invalid", "literal_error"))
-        job = srv.create("video", body, body["prompt"], float(body["duration"]))
+        check_contract(self, contracts.fal_create(body))
+        job = srv.create("video", body, body["prompt"], float(body["duration"]), bill=contracts.fal_bill(body))
         hold_and_maybe_lose(srv, job)
         base = f"{srv.url}/{'/'.join(app.split('/')[:2])}/requests/{job.id}"
         return {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
@@ -90,6 +91,9 @@ class Predictions(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         if rec.method == "POST" and (m := re.fullmatch(r"/v1/models/([^/]+/[^/]+)/predictions", rec.path)):
             return "submit", lambda: self.create(srv, m[1], json.loads(rec.body)["input"])
+        if rec.method == "GET" and rec.path == "/v1/predictions":  # newest first, cursor-paged
+            jobs = sorted(srv.jobs.values(), key=lambda j: -j.created)
+            return "list", {"next": None, "previous": None, "results": [self.prediction(srv, j) for j in jobs]}
         if m := re.fullmatch(r"/v1/predictions/([^/]+)(/cancel)?", rec.path):
             job = srv.job(m[1])
             if m[2]:
@@ -100,9 +104,9 @@ class Predictions(Protocol):
         raise Reply(404, self.error(404, f"no route {rec.path}", "Not found"))
 
     def create(self, srv: FakeServer, model: str, inputs: dict[str, Any]) -> Any:
-        if not 4 <= inputs.get("duration", 0) <= 15 or ("image" in inputs and "reference_images" in inputs):
-            raise Reply(422, self.error(422, "Input validation failed", "Invalid input"))
-        job = srv.create(model, inputs, inputs["prompt"], float(inputs["duration"]))
+        check_contract(self, contracts.replicate_create(inputs))
+        job = srv.create(model, inputs, inputs["prompt"], float(inputs["duration"]),
+                         bill=contracts.replicate_bill(inputs))
         hold_and_maybe_lose(srv, job)
         return 201, self.prediction(srv, job), {}
 
@@ -149,7 +153,7 @@ def test_fal_text_model_and_sdk_parses_our_replies(fal: FakeServer, tmp_path) ->
 
 
 def test_fal_faults_and_422_moderation(fal: FakeServer, tmp_path) -> None:
-    survives_faults(fal, tmp_path / "a", f"fal:{FAL_MODEL}")
+    survives_faults(fal, tmp_path / "a", f"fal:{FAL_MODEL}", cancels=False)  # a running request may not stop
     assert "content checker" in moderated(fal, tmp_path / "b", f"fal:{FAL_MODEL}")
 
 
@@ -166,6 +170,12 @@ def test_replicate_references_natively_and_sdk_parses_our_replies(rep: FakeServe
 def test_replicate_faults_and_failed_prediction(rep: FakeServer, tmp_path) -> None:
     survives_faults(rep, tmp_path / "a", f"replicate:{REP_MODEL}")
     assert "E005" in moderated(rep, tmp_path / "b", f"replicate:{REP_MODEL}")
+
+
+def test_replicate_lost_submit_reply_is_found_in_the_prediction_list(rep: FakeServer, tmp_path) -> None:
+    rep.faults.lose_reply = 1  # the prediction is created, the reply is a 500
+    assert_all_done(run(tmp_path, f"replicate:{REP_MODEL}"))
+    assert sum(rep.creates.values()) == 2 and rep.requests_to("GET", "/v1/predictions")
 
 
 def test_users_add_models_in_yaml_without_code(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,8 +13,19 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from fakes import contracts
 from PIL import Image
-from providerkit import Download, FakeServer, Protocol, Recorded, Reply, clip_bytes, hold_and_maybe_lose, run
+from providerkit import (
+    Download,
+    FakeServer,
+    Protocol,
+    Recorded,
+    Reply,
+    check_contract,
+    clip_bytes,
+    hold_and_maybe_lose,
+    run,
+)
 
 from mvpipe.errors import InputError
 from mvpipe.generation.providers.kling import KlingProvider, jwt_hs256
@@ -41,6 +52,7 @@ class KlingApi(Protocol):
         return 0 < claims["exp"] - time.time() <= 1800
 
     def error(self, status: int, message: str, code: Any = None) -> Any:
+        code = int(code) if str(code).isdigit() else code
         return {"code": code if isinstance(code, int) else _HTTP_CODE.get(status, 5000), "message": message,
                 "request_id": uuid.uuid4().hex}
 
@@ -59,9 +71,7 @@ class KlingApi(Protocol):
             raise Reply(429, self.error(429, "resource pack exhausted", 1102))
         if "FORBIDDEN" in body["prompt"]:
             raise Reply(400, self.error(400, "Failure to pass the risk control system", 1301))
-        v3 = body["model_name"] == "kling-v3"
-        if body["duration"] not in ([str(n) for n in range(3, 16)] if v3 else ["5", "10"]):
-            raise Reply(400, self.error(400, f"invalid duration {body['duration']!r}", 1201))
+        check_contract(self, contracts.kling_create(endpoint, body))
         for image in [body.get("image")] + [i["image"] for i in body.get("image_list", [])]:
             if image is not None:
                 Image.open(io.BytesIO(base64.b64decode(image, validate=True))).load()  # raw base64, no data: prefix
@@ -69,7 +79,7 @@ class KlingApi(Protocol):
             raise Reply(400, self.error(400, "image_list: kling-v1-6 takes up to 4 images", 1201))
         if body["external_task_id"] in self.external:
             raise Reply(400, self.error(400, "external_task_id already exists", 1201))
-        job = srv.create(endpoint, body, body["prompt"], float(body["duration"]))
+        job = srv.create(endpoint, body, body["prompt"], float(body["duration"]), bill=contracts.kling_bill(body))
         self.external[body["external_task_id"]] = job.id
         hold_and_maybe_lose(srv, job)
         return {"code": 0, "message": "SUCCEED", "request_id": "r", "data": self.task(srv, job)}
@@ -171,11 +181,18 @@ def test_moderation_at_submit_and_in_the_task_fail_the_shot(srv: FakeServer, tmp
     assert "risk control" in (result[("road", 0)].error or "")
 
 
-def test_stuck_job_is_resubmitted_once_and_truncated_download_refetched(srv: FakeServer, tmp_path) -> None:
+def test_stuck_job_is_never_paid_twice_and_truncated_download_refetched(srv: FakeServer, tmp_path) -> None:
+    """Kling has no cancel: a job past the stall limit stops its shot (naming the job); the next run
+    resumes polling it instead of paying for another."""
     srv.faults.stuck, srv.faults.truncate = 1, 1
     result = run(tmp_path, "kling:kling-v2-6")
+    [stuck] = [j for j in srv.jobs.values() if j.stuck]
+    assert sorted(t.status for t in result.values()) == ["done", "failed"]
+    assert any(stuck.id in (t.error or "") for t in result.values())
+    stuck.stuck = False
+    result = run(tmp_path, "kling:kling-v2-6")
     assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
-    assert sum(srv.creates.values()) == 3  # the stuck job, its replacement, the other shot
+    assert sum(srv.creates.values()) == 2  # one job a shot, never a second
     assert sorted(srv.downloads.values()) == [1, 2]  # the truncated file was fetched again
 
 

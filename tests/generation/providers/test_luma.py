@@ -12,6 +12,7 @@ from typing import Any
 
 import lumaai
 import pytest
+from fakes import contracts
 from PIL import Image
 from providerkit import (
     Download,
@@ -20,6 +21,7 @@ from providerkit import (
     Recorded,
     Reply,
     assert_all_done,
+    check_contract,
     clip_bytes,
     hold_and_maybe_lose,
     moderated,
@@ -56,12 +58,11 @@ class LumaGenerations(Protocol):
 
     def create(self, srv: FakeServer, body: dict[str, Any]) -> Any:
         video = body.get("video", {}) if self.agents else body
-        allowed = ("5s", "10s") if self.agents else ("5s", "9s")
-        if video.get("duration") not in allowed or body["aspect_ratio"] not in ("16:9", "9:16", "1:1", "3:4"):
-            raise Reply(400, self.error(400, f"invalid duration or aspect: {video.get('duration')}"))
+        check_contract(self, contracts.luma_agents_create(body) if self.agents else contracts.luma_create(body))
         if self.agents and "start_frame" in video:
             Image.open(io.BytesIO(base64.b64decode(video["start_frame"]["data"]))).load()
-        job = srv.create("video", body, body["prompt"], float(video["duration"][:-1]))
+        job = srv.create("video", body, body["prompt"], float(video["duration"][:-1]),
+                         bill=contracts.luma_bill(self.agents, body))
         hold_and_maybe_lose(srv, job)
         return 201, self.generation(srv, job), {}
 

@@ -44,7 +44,7 @@ def test_a_chained_first_frame_replaces_references(tmp_path, workspace, point_at
 def test_safety_filtered_operation_fails_with_the_reason(tmp_path, workspace, point_at):
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
-        take = generate(plan_of([clip_request("veo", "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path), workspace,
+        take = generate(plan_of([clip_request("veo", "a", 1, prompt="FORBIDDEN")], tmp_path), workspace,
                         settings=FAST)[("a", 0)]
     assert take.status == "failed" and "may violate our usage guidelines" in take.error and take.cost_usd == 0
 
