@@ -241,9 +241,12 @@ def _cmd_render(args: argparse.Namespace) -> int:
             print(video.output)
     _progress(f"done (spent ${takes.spent_usd:.2f} this run)")
     if args.json:
+        estimates = {(row.shot, row.part): row for row in takes.estimate.rows}
         report |= {"outputs": videos, "spent_usd": takes.spent_usd,
                    "takes": [t.model_dump(mode="json", include={"shot", "part", "take", "path", "provider", "model",
                                                                 "job_id", "cost_usd", "status", "error"})
+                             | {"estimate_usd": estimates[(t.shot, t.part)].cost_usd,
+                                "shape": estimates[(t.shot, t.part)].shape}
                              for t in takes.values()]}
         print(json.dumps(report, indent=2))
     if takes.failures:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mvpipe.errors import InputError, MvpipeError
 from mvpipe.generation.journal import JobRecord, Journal
@@ -100,6 +100,7 @@ class EstimateRow(BaseModel):
     shot: str
     part: int
     generator: str
+    shape: str = Field(description="what is asked: 'WxH aspect resolution', or the output size for local models")
     seconds: float
     cost_usd: float
     status: str  # new | cached | in flight | skipped
@@ -132,7 +133,8 @@ class ShotStatus(BaseModel):
     generator: str
     job_id: str | None
     state: str
-    cost_usd: float
+    estimate_usd: float = Field(description="what the plan expects this segment to cost, at its shape")
+    cost_usd: float = Field(description="what the journal recorded as spent on it")
     error: str | None
 
 
@@ -205,10 +207,10 @@ def status(plan: Plan, workspace: Workspace) -> list[ShotStatus]:
 
 def status_table(rows: list[ShotStatus]) -> str:
     """``status`` rows as a table for the terminal."""
-    lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'USD':>7}  {'job':<24} error"]
-    lines += [f"{r.shot:<16} {r.part:>4} {r.take:>4} {r.state:<14} {r.cost_usd:>7.2f}  {r.job_id or '-':<24} "
-              f"{r.error or ''}" for r in rows]
-    lines.append(f"spent: ${sum(r.cost_usd for r in rows):.2f}")
+    lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'est USD':>7} {'USD':>7}  {'job':<24} error"]
+    lines += [f"{r.shot:<16} {r.part:>4} {r.take:>4} {r.state:<14} {r.estimate_usd:>7.2f} {r.cost_usd:>7.2f}  "
+              f"{r.job_id or '-':<24} {r.error or ''}" for r in rows]
+    lines.append(f"estimated: ${sum(r.estimate_usd for r in rows):.2f}; spent: ${sum(r.cost_usd for r in rows):.2f}")
     return "\n".join(lines)
 
 
@@ -277,7 +279,8 @@ class _Run:
             else:
                 state = "new" if clip.selected else "skipped"
             rows.append(EstimateRow(shot=clip.request.shot, part=clip.request.part, generator=clip.caps.spec,
-                                    seconds=clip.caps.seconds_for(clip.request), cost_usd=cost, status=state))
+                                    shape=_shape_label(clip.request), seconds=clip.caps.seconds_for(clip.request),
+                                    cost_usd=cost, status=state))
         return Estimate(rows=rows)
 
     def shot_status(self, clip: _Clip) -> ShotStatus:
@@ -292,7 +295,8 @@ class _Run:
         cost = self.journal.spent([key, _keyframe_key(clip.request)]) if key else 0.0
         return ShotStatus(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key or "-",
                           generator=clip.caps.spec, job_id=rec.job_id if rec else None, state=state,
-                          cost_usd=cost, error=rec.error if rec and state != "done" else None)
+                          estimate_usd=clip.caps.estimate(clip.request), cost_usd=cost,
+                          error=rec.error if rec and state != "done" else None)
 
     def go(self, only: set[str] | None, max_cost: float | None, dry_run: bool) -> GenerationResult:
         clips = self.clips(only)
@@ -588,6 +592,11 @@ class _Run:
 
 def _key(clip: _Clip, first_frame: Path | None = None) -> str:
     return clip.request.cache_key(first_frame, clip.provider.key_inputs(clip.request))
+
+
+def _shape_label(request: ClipRequest) -> str:
+    label = f"{request.width}x{request.height} {request.aspect}"
+    return f"{label} {request.resolution}" if request.resolution else label
 
 
 def _keyframe_key(request: ClipRequest) -> str:
