@@ -380,6 +380,11 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
                             f"it is generated as {len(bounds) - 1} takes.")
         refs = [CharacterRef(name=n, references=list(board.characters[n].references), ids=board.characters[n].ids)
                 for n in shot.characters]
+        if caps.refuses_faces and caps.references_as == "first_frame" and any(
+                c.references and caps.provider not in c.ids for c in refs):
+            warnings.append(f"shot '{shot.id}': {caps.spec} refuses first frames showing a real person's face, and "
+                            "this shot starts from a character's reference image: use a reference without a real "
+                            f"face, or give the character an id registered with {caps.provider} (characters.ids).")
         if caps.max_references and len([r for c in refs for r in c.references]) > caps.max_references:
             warnings.append(f"shot '{shot.id}': {caps.spec} takes {caps.max_references} reference image(s); "
                             "the first ones are sent.")

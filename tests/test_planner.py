@@ -279,3 +279,15 @@ def test_continue_on_a_model_without_a_first_frame_is_refused_at_plan_time(write
     assert "takes no first frame" in str(err.value) and "continue" in str(err.value)
 
 
+
+
+def test_a_face_photo_as_soras_first_frame_is_warned_about_at_plan_time(write_board, tmp_path) -> None:
+    (tmp_path / "mara.png").write_bytes(b"png")
+    head = HEAD.replace("{description: woman with a silver bob}",
+                        "{description: woman with a silver bob, references: [mara.png]}")
+    shots = "  - {id: a, length: 4s, prompt: x, characters: [mara]}\n"
+    p = _plan(write_board, shots, grid_analysis(bpm=60.0, duration=4.0), caps=resolve("openai")[1], head=head)
+    assert any("refuses first frames showing a real person's face" in w and "'a'" in w for w in p.warnings)
+    registered = head.replace("references: [mara.png]}", "references: [mara.png], ids: {openai: char_1}}")
+    p = _plan(write_board, shots, grid_analysis(bpm=60.0, duration=4.0), caps=resolve("openai")[1], head=registered)
+    assert not any("face" in w for w in p.warnings)
