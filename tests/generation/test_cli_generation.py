@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import av
-from fakeserver import FakeServer, OpenAIVideos
+from fakes.server import FakeServer, OpenAIVideos
 
 from mvpipe.cli import main
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer, Faults, OpenAIVideos
+from fakes.server import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 

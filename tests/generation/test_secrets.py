@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakeserver import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
+from fakes.server import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
 from genkit import FAST, SECRET, clip_request, plan_of
 
 from mvpipe.generation.runner import generate, status, status_table

@@ -1,7 +1,7 @@
 """Shared scaffolding for provider tests: real clips, requests, storyboards, fast runner settings.
 
 The HTTP side (a threaded server on 127.0.0.1, job clock, fault injection, recorded requests) is
-the generation suite's ``tests/generation/fakeserver.py``, re-exported here so every adapter's test
+the generation suite's ``tests/generation/fakes/server.py``, re-exported here so every adapter's test
 speaks its protocol through the same scaffolding.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakeserver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakes
 
-from fakeserver import (  # noqa: E402,F401 - re-exported
+from fakes.server import (  # noqa: E402,F401 - re-exported
     Download,
     FakeServer,
     Faults,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from fakeserver import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
+from fakes.server import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
 from genkit import FAST, clip_request, plan_of
 
 from mvpipe.generation.media import clip_seconds

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fakeserver import FakeServer, Faults, OpenAIVideos, Recorded
+from fakes.server import FakeServer, Faults, OpenAIVideos, Recorded
 from genkit import FAST, clip_request, plan_of
 
 from mvpipe.generation.providers.openai import OpenAIVideosProvider

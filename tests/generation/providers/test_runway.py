@@ -7,7 +7,7 @@ import io
 import json
 from dataclasses import replace
 
-from fakeserver import FakeServer, Faults, RunwayTasks
+from fakes.server import FakeServer, Faults, RunwayTasks
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 

@@ -5,9 +5,8 @@ the estimate is within 5 % of the bill."""
 from __future__ import annotations
 
 import pytest
-from fakeserver import GeminiVeo, OpenAIVideos, RunwayTasks
+from fakes.registry import KEY, SERVERS
 from providerkit import FAST, FakeServer, grid_song, write_board
-from test_every_provider import CASES, KEY
 
 from mvpipe.generation.journal import Journal
 from mvpipe.generation.providers import resolve
@@ -18,17 +17,7 @@ from mvpipe.workspace import Workspace
 
 SHAPES = {"16:9 720p": ("16:9", 720), "16:9 1080p": ("16:9", 1080), "9:16 1080p": ("9:16", 1080),
           "1:1 1080p": ("1:1", 1080), "4:5 1080p": ("4:5", 1080)}
-REMOTE = {spec: case for spec, case in CASES.items() if case[0] is not None and not spec.startswith("comfyui")}
-REMOTE.update({
-    "openai:sora-2": (OpenAIVideos, {"OPENAI_BASE_URL": "{url}/v1", "OPENAI_API_KEY": KEY}),
-    "openai:sora-2-pro": (OpenAIVideos, {"OPENAI_BASE_URL": "{url}/v1", "OPENAI_API_KEY": KEY}),
-    "runway:gen4_turbo": (RunwayTasks, {"RUNWAYML_BASE_URL": "{url}", "RUNWAYML_API_SECRET": KEY}),
-    "runway:gen4.5": (RunwayTasks, {"RUNWAYML_BASE_URL": "{url}", "RUNWAYML_API_SECRET": KEY}),
-    "veo:veo-3.1-generate-preview": (GeminiVeo, {"GOOGLE_GEMINI_BASE_URL": "{url}", "GEMINI_API_KEY": KEY}),
-    "veo:veo-3.1-fast-generate-preview": (GeminiVeo, {"GOOGLE_GEMINI_BASE_URL": "{url}", "GEMINI_API_KEY": KEY}),
-    "kling:kling-v3": CASES["kling:kling-v2-6"],
-    "seedance:seedance-1-0-pro-250528": CASES["seedance:dreamina-seedance-2-0-260128"],
-})
+REMOTE = {spec: server for spec, server in SERVERS.items() if not spec.startswith("comfyui")}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))

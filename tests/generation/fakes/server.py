@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fakes import contracts
-
 from mvpipe.ffmpeg import ffmpeg_exe
 
 _CLIPS: dict[float, bytes] = {}
