@@ -64,6 +64,8 @@ class TakeReport(BaseModel):
     cost_usd: float
     status: str
     error: str | None
+    estimate_usd: float = 0.0
+    shape: str = ""
 
 
 class RenderReport(BaseModel):
@@ -214,7 +216,10 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
                                                               export)]
     _say(progress, f"done (spent ${takes.spent_usd:.2f} this run)")
     report.spent_usd = takes.spent_usd
-    report.takes = [TakeReport.model_validate(t.model_dump(mode="json")) for t in takes.values()]
+    estimates = {(row.shot, row.part): row for row in takes.estimate.rows}
+    report.takes = [TakeReport.model_validate(t.model_dump(mode="json") | {
+        "estimate_usd": estimates[(t.shot, t.part)].cost_usd, "shape": estimates[(t.shot, t.part)].shape})
+        for t in takes.values()]
     return report
 
 

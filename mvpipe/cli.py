@@ -250,9 +250,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return 0
     print(f"{result.title or args.storyboard.stem}: {len(result.segments)} segments, "
           f"{result.frames} frames at {result.fps} fps ({result.screen_seconds:.2f}s), {result.width}x{result.height}")
-    _print_table(["shot", "start", "end", "frames", "transition", "paid s", "est $", "generator"],
+    _print_table(["shot", "start", "end", "frames", "transition", "paid s", "est $", "generator", "shape"],
                  [[s.shot + (f"#{s.part + 1}" if s.part else ""), f"{s.start:.2f}", f"{s.end:.2f}", str(s.frames),
-                   s.transition, f"{s.requested_seconds:.2f}", f"{s.estimated_cost_usd:.2f}", s.generator]
+                   s.transition, f"{s.requested_seconds:.2f}", f"{s.estimated_cost_usd:.2f}", s.generator,
+                   f"{s.request.width}x{s.request.height} {s.request.aspect}"
+                   + (f" {s.request.resolution}" if s.request.resolution else "")]
                   for s in result.segments], right={"start", "end", "frames", "paid s", "est $"})
     print(f"paid seconds {result.paid_seconds:.2f} for {result.screen_seconds:.2f}s on screen; "
           f"estimated cost ${result.estimated_cost_usd:.2f}")
@@ -313,13 +315,21 @@ def _cmd_providers(args: argparse.Namespace) -> int:
         key = "not needed" if r["local"] or not r["key_env"] else (
             ("set: " if r["key_configured"] else "MISSING: ") + ",".join(r["key_env"]))
         table.append([
-            r["name"], seconds, ",".join(r["sizes"]) or "any",
+            r["name"], seconds, ",".join(dict.fromkeys(sh["aspect"] for sh in r["shapes"])) or "any",
             f"{r['max_references']} {r['references_as']}" if r["references_as"] != "none" else "-",
-            "yes" if r["native_audio"] else "no", "free" if r["local"] else f"{r['price_per_second']:.3f}", key,
+            "yes" if r["native_audio"] else "no", "free" if r["local"] else _rates(r), key,
             f"retired {r['retires']}" if r["retired"] else f"retires {r['retires']}" if r["retires"] else "active"])
     _print_table(["generator", "seconds", "aspects", "refs", "audio", "$/s", "key", "status"], table,
                  right={"$/s"})
     return 0
+
+
+def _rates(row: dict) -> str:
+    """A model's USD per second over its shapes, as 'low-high' (one number where they agree)."""
+    rates = sorted({sh["price"] for sh in row["shapes"]} | {sh["audio_price"] for sh in row["shapes"]
+                                                           if sh["audio_price"] is not None})
+    rates = rates or [row["price_per_second"]]
+    return f"{rates[0]:.3f}" if len(rates) == 1 else f"{rates[0]:.3f}-{rates[-1]:.3f}"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ The tree, drawn once (the modules that raise a class re-export it from here)::
     ├── ProviderError          a provider refused or failed something for good (its own message)
     ├── TransientError         worth another try (a 429, a 5xx, a lost reply)
     ├── BadMedia               a file that does not decode, or is shorter than what was paid for
-    ├── JobFailed              a job ended without a usable clip
+    ├── JobFailed              a job ended without a usable clip (``billed``: charged all the same)
+    │   ├── JobStalled         a job that stopped moving but may still finish: left open, resumed next run
     │   └── DownloadFailed     a paid clip that would not come down intact (kept in the journal)
     ├── WorkspaceBusy          another render holds this workspace (exit 2: run again when it is done)
     └── InputError             exit 2: bad input, located (file, line, shot, field) with what to do
@@ -112,7 +113,16 @@ class BadMedia(MvpipeError):
 
 
 class JobFailed(MvpipeError):
-    """A job ended without a usable clip; the message is the provider's reason."""
+    """A job ended without a usable clip; the message is the provider's reason. ``billed``: it is charged anyway."""
+
+    def __init__(self, message: str, *, billed: bool = False) -> None:
+        super().__init__(message)
+        self.billed = billed
+
+
+class JobStalled(JobFailed):
+    """A job that stopped moving but may still finish (and be billed): it is left open in the journal, not
+    submitted again, and the next run resumes polling it."""
 
 
 class DownloadFailed(JobFailed):

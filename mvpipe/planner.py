@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mvpipe.analysis import Section, SongAnalysis
-from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest
+from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest, Shape
 from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
 
 
@@ -388,13 +388,22 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
     out: list[Segment] = []
     for i, shot in enumerate(shots):
         spec = _spec_of(board, shot)
-        caps = capabilities[spec]
+        if shot.continue_ and not (capabilities[spec].first_frame or capabilities[spec].local):
+            raise board.error(f"{spec} takes no first frame, so this shot cannot continue from the last one.",
+                              "shots", i, "continue", hint="Remove `continue`, or pick a generator that takes a "
+                              "first frame (see `mvpipe providers`).")
+        shape, caps = _shape_for(board, shot, capabilities[spec], warnings)
         bounds = _split(grid, caps, frames[i], frames[i + 1], heads[i], tails[i], fps, start)
         if len(bounds) > 2:
             warnings.append(f"shot '{shot.id}' is longer than {caps.spec}'s {caps.max_seconds:g}s maximum: "
                             f"it is generated as {len(bounds) - 1} takes.")
         refs = [CharacterRef(name=n, references=list(board.characters[n].references), ids=board.characters[n].ids)
                 for n in shot.characters]
+        if caps.refuses_faces and caps.references_as == "first_frame" and any(
+                c.references and caps.provider not in c.ids for c in refs):
+            warnings.append(f"shot '{shot.id}': {caps.spec} refuses first frames showing a real person's face, and "
+                            "this shot starts from a character's reference image: use a reference without a real "
+                            f"face, or give the character an id registered with {caps.provider} (characters.ids).")
         if caps.max_references and len([r for c in refs for r in c.references]) > caps.max_references:
             warnings.append(f"shot '{shot.id}': {caps.spec} takes {caps.max_references} reference image(s); "
                             "the first ones are sent.")
@@ -406,10 +415,12 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
             request = ClipRequest(
                 shot=shot.id, shot_number=i + 1, part=part, take=take_numbers.get(shot.id, shot.take),
                 provider=caps.provider, model=caps.model, prompt=final_prompt(board, shot),
-                negative_prompt=shot.negative_prompt, seconds=requested, width=width, height=height,
-                aspect=board.output.aspect, fps=fps, characters=refs,
+                negative_prompt=shot.negative_prompt, seconds=requested, width=shape.width if shape else width,
+                height=shape.height if shape else height, aspect=shape.aspect if shape else board.output.aspect,
+                resolution=shape.resolution if shape else None, fps=fps, characters=refs,
                 continue_from=shots[i - 1].id if shot.continue_ and part == 0 else None,
-                footage=shot.footage, seed=shot.seed, audio=shot.audio > 0 and caps.native_audio)
+                footage=shot.footage, seed=shot.seed,
+                audio=shot.audio > 0 and caps.native_audio and (shape is None or shape.audio_price is not None))
             # some models take references only with certain lengths (Veo: 8 s): ask for what is paid
             request = request.model_copy(update={"seconds": caps.seconds_for(request)})
             cost = caps.estimate(request)
@@ -421,6 +432,23 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
                 generator=caps.spec, request=request, requested_seconds=request.seconds, estimated_cost_usd=cost,
                 audio=shot.audio, if_short=shot.if_short))
     return out
+
+
+def _shape_for(board: Storyboard, shot: Shot, caps: Capabilities,
+               warnings: list[str]) -> tuple[Shape | None, Capabilities]:
+    """The shape a shot's clips are asked at (the one that best covers the output) and the model's limits there."""
+    width, height = board.output.size
+    shape = caps.pick_shape(width, height, audio=shot.audio > 0 and caps.native_audio)
+    first = bool(shot.continue_) or caps.requires_first_frame or (
+        caps.references_as == "first_frame" and any(board.characters[n].references for n in shot.characters))
+    if shape is not None:
+        _, crop, upscale = shape.cover(width, height)
+        done = [f"cropped {crop:.0%}"] * bool(crop) + [f"scaled up {upscale:.0%}"] * bool(upscale)
+        note = f"{caps.spec} renders {shape.width}x{shape.height} for the {width}x{height} output: " \
+               f"{' and '.join(done)} (fit: {board.output.fit})."
+        if done and note not in warnings:
+            warnings.append(note)
+    return shape, caps.narrowed(shape, first)
 
 
 def _split(grid: _Grid, caps: Capabilities, a: int, b: int, head: int, tail: int, fps: int,

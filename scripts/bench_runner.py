@@ -1,7 +1,7 @@
 """Benchmark the generation runner: N shots at concurrency C against a local server whose jobs take L s.
 
 The ideal is ceil(N/C) * L (every slot busy, no overhead); the target is a ratio <= 1.1. The
-server speaks the OpenAI Videos protocol (tests/generation/fakeserver.py) and serves real MP4s,
+server speaks the OpenAI Videos protocol (tests/generation/fakes/server.py) and serves real MP4s,
 so the time includes submitting, polling, downloading and decoding every clip.
 
     .venv/bin/python scripts/bench_runner.py --shots 16 --concurrency 4 --latency 3
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "generation"))
 
-from fakeserver import FakeServer, OpenAIVideos, clip_bytes  # noqa: E402
+from fakes.server import FakeServer, OpenAIVideos, clip_bytes  # noqa: E402
 from genkit import FAST, clip_request, plan_of  # noqa: E402
 
 from mvpipe.generation import providers  # noqa: E402

@@ -6,7 +6,7 @@ import pytest
 from support import grid_analysis, write_png
 
 from mvpipe.errors import InputError
-from mvpipe.generation.provider import Capabilities
+from mvpipe.generation.provider import Capabilities, shape_table
 from mvpipe.generation.providers import resolve
 from mvpipe.planner import Plan, final_prompt, for_output, generator_specs, plan
 from mvpipe.storyboard import load
@@ -24,7 +24,7 @@ SORA = Capabilities(provider="sora", model="like", durations=[4, 8, 12], price_p
 VEO = Capabilities(provider="veo", model="like", durations=[4, 6, 8], price_per_second=0.40)
 KLING = Capabilities(provider="kling", model="like", durations=[5, 10], price_per_second=0.07)
 RUNWAY = Capabilities(provider="runway", model="like", duration_range=(2, 10), duration_step=1,
-                      price_per_second=0.05, price_by_size={"1280x720": 0.05}, sizes={"16:9": "1280x720"})
+                      shapes=shape_table({"16:9": (1280, 720)}, "720p", 0.05))
 
 
 def _plan(write_board, shots: str, analysis=None, timing: str = "", caps: Capabilities | None = None,
@@ -259,9 +259,48 @@ def test_native_references_that_force_a_length_are_planned_and_priced(write_boar
     assert p.segments[0].request.characters[0].ids == {"openai": "char_1"}
 
 
-def test_cost_uses_the_price_of_the_size_the_provider_renders(write_board) -> None:
-    # 720p output here, but the model renders 16:9 at 1920x1080, whose price is 0.30/s
-    caps = RUNWAY.model_copy(update={"sizes": {"16:9": "1920x1080"},
-                                     "price_by_size": {"1280x720": 0.05, "1920x1080": 0.30}})
-    p = _plan(write_board, "  - {id: a, length: 4s, prompt: x}\n", grid_analysis(bpm=60.0, duration=4.0), caps=caps)
-    assert p.estimated_cost_usd == pytest.approx(4 * 0.30)
+def test_cost_uses_the_price_of_the_shape_that_covers_the_output(write_board) -> None:
+    # two shapes: 720p at 0.05/s, 1080p at 0.30/s; a 720p output asks for 720p, a 1080p one for 1080p
+    caps = RUNWAY.model_copy(update={"shapes": [*shape_table({"16:9": (1280, 720)}, "720p", 0.05),
+                                                *shape_table({"16:9": (1920, 1080)}, "1080p", 0.30)]})
+    for height, size, rate in ((720, (1280, 720), 0.05), (1080, (1920, 1080), 0.30)):
+        head = HEAD.replace("height: 720", f"height: {height}")
+        p = _plan(write_board, "  - {id: a, length: 4s, prompt: x}\n", grid_analysis(bpm=60.0, duration=4.0),
+                  caps=caps, head=head)
+        req = p.segments[0].request
+        assert (req.width, req.height, req.resolution) == (*size, f"{size[1]}p")
+        assert p.estimated_cost_usd == pytest.approx(4 * rate)
+
+
+def test_shape_keeps_the_orientation_then_crops_least_then_costs_least(write_board) -> None:
+    caps = RUNWAY.model_copy(update={"shapes": shape_table(
+        {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}, "720p", 0.05)})
+    picked = {}
+    for aspect in ("16:9", "9:16", "1:1", "4:5"):
+        head = HEAD.replace("height: 720", f'height: 1080, aspect: "{aspect}"')
+        p = _plan(write_board, "  - {id: a, length: 4s, prompt: x}\n", grid_analysis(bpm=60.0, duration=4.0),
+                  caps=caps, head=head)
+        picked[aspect] = p.segments[0].request.aspect
+    # 4:5 loses 20 % from 1:1, 30 % from 9:16
+    assert picked == {"16:9": "16:9", "9:16": "9:16", "1:1": "1:1", "4:5": "1:1"}
+
+
+def test_continue_on_a_model_without_a_first_frame_is_refused_at_plan_time(write_board) -> None:
+    shots = "  - {id: a, length: 2s, prompt: x}\n  - {id: b, length: 2s, prompt: y, continue: previous}\n"
+    with pytest.raises(InputError) as err:
+        _plan(write_board, shots, grid_analysis(bpm=60.0, duration=4.0), caps=SORA)
+    assert "takes no first frame" in str(err.value) and "continue" in str(err.value)
+
+
+
+
+def test_a_face_photo_as_soras_first_frame_is_warned_about_at_plan_time(write_board, tmp_path) -> None:
+    (tmp_path / "mara.png").write_bytes(b"png")
+    head = HEAD.replace("{description: woman with a silver bob}",
+                        "{description: woman with a silver bob, references: [mara.png]}")
+    shots = "  - {id: a, length: 4s, prompt: x, characters: [mara]}\n"
+    p = _plan(write_board, shots, grid_analysis(bpm=60.0, duration=4.0), caps=resolve("openai")[1], head=head)
+    assert any("refuses first frames showing a real person's face" in w and "'a'" in w for w in p.warnings)
+    registered = head.replace("references: [mara.png]}", "references: [mara.png], ids: {openai: char_1}}")
+    p = _plan(write_board, shots, grid_analysis(bpm=60.0, duration=4.0), caps=resolve("openai")[1], head=registered)
+    assert not any("face" in w for w in p.warnings)

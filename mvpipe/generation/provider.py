@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -20,15 +21,70 @@ from mvpipe.generation.remote import HeaderAuth
 from mvpipe.workspace import file_digest
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     import httpx
 
     from mvpipe.generation.remote import ApiClient, ProviderError, TransientError
 
 
+class Shape(BaseModel):
+    """One output a model renders: its pixels, the values its provider's own fields take for it, its price.
+
+    Adapters send ``aspect`` and ``resolution`` (or ``width``/``height``) in their provider's field format;
+    the planner picks the shape that best covers the output and prices the clip at it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    aspect: str = Field(description="the provider's aspect value for this shape, e.g. '16:9'")
+    resolution: str = Field(description="the provider's resolution value for this shape, e.g. '720p'")
+    price: float = Field(ge=0, description="USD per second without sound")
+    audio_price: float | None = Field(default=None, ge=0,
+                                      description="USD per second with sound; None: no sound at this shape")
+    durations: list[float] = Field(default_factory=list,
+                                   description="the only lengths accepted at this shape (Veo 1080p: 8 s); empty: all")
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def rate(self, audio: bool) -> float:
+        """USD per second, with or without sound (a shape that has no sound is priced silent)."""
+        return self.audio_price if audio and self.audio_price is not None else self.price
+
+    def cover(self, width: int, height: int) -> tuple[bool, float, float]:
+        """How well this shape covers a ``width``x``height`` output: (opposite orientation, share cropped,
+        upscale still needed; under 5 % counts as none). Smaller is better, in that order."""
+        out, own = width / height, self.width / self.height
+        opposite = (out - 1) * (own - 1) < 0 and abs(out - 1) > 0.01 and abs(own - 1) > 0.01
+        crop = 1 - min(out, own) / max(out, own)
+        upscale = max(width / self.width, height / self.height)
+        upscale -= 1
+        return opposite, round(crop, 3) if crop > 0.05 else 0.0, round(upscale, 3) if upscale > 0.05 else 0.0
+
+
+def shape_table(sizes: Mapping[str, tuple[int, int]], resolution: str, price: float,
+                audio_price: float | None = None, durations: tuple[float, ...] = ()) -> list[Shape]:
+    """Shapes sharing a resolution and a price, from ``{aspect: (width, height)}``."""
+    return [Shape(width=w, height=h, aspect=aspect, resolution=resolution, price=price, audio_price=audio_price,
+                  durations=list(durations)) for aspect, (w, h) in sizes.items()]
+
+
+class ImageLimit(BaseModel):
+    """What a provider documents for an inline image: longest side, bytes, formats."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_side: int = Field(gt=0, description="longest side in pixels")
+    min_side: int = Field(default=1, ge=1, description="shortest side in pixels")
+    max_bytes: int = Field(gt=0, description="bytes of the encoded image (before base64)")
+    formats: tuple[str, ...] = Field(default=("PNG", "JPEG"), description="Pillow format names accepted")
+
+
 class Capabilities(BaseModel):
-    """One provider model's limits and prices, declared as data."""
+    """One provider model's limits and prices, declared as data (each adapter cites its sources and dates)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,25 +94,29 @@ class Capabilities(BaseModel):
     duration_range: tuple[float, float] | None = Field(
         default=None, description="(min, max) seconds when any length on a step grid is accepted")
     duration_step: float = Field(default=1.0, gt=0, description="grid step inside duration_range")
-    sizes: dict[str, str] = Field(default_factory=dict, description="aspect -> native 'WxH' it renders")
+    shapes: list[Shape] = Field(default_factory=list,
+                                description="every output the model accepts; empty: any size (local renderers)")
     max_references: int = Field(default=0, description="native reference images per request")
     references_as: Literal["native", "first_frame", "none"] = Field(
         default="none", description="how character references travel: natively, or via a first-frame keyframe")
-    first_frame: bool = False
-    last_frame: bool = False
+    first_frame: bool = Field(default=False, description="takes an image as the first frame (continue: previous)")
     native_audio: bool = False
-    price_per_second: float = Field(default=0.0, ge=0, description="USD per generated second")
-    price_by_size: dict[str, float] = Field(default_factory=dict, description="'WxH' -> USD/s overrides")
+    price_per_second: float = Field(default=0.0, ge=0, description="USD per second where no shapes are declared")
     retires: date | None = None
     key_env: list[str] = Field(default_factory=list, description="environment variables holding the key")
     local: bool = Field(default=False, description="runs on this machine; costs nothing")
     concurrency: int = Field(default=4, ge=1, description="jobs in flight at once")
     reference_durations: list[float] = Field(
         default_factory=list, description="the only lengths accepted when references travel natively (Veo: 8)")
+    first_frame_durations: list[float] = Field(
+        default_factory=list, description="the only lengths accepted with a first frame (Luma ray-3.2: 5 s)")
     requires_first_frame: bool = Field(default=False, description="no text-only mode: a keyframe is made first")
     keyframe_model: str | None = Field(
         default=None, description="image model making a keyframe from the references; None: a reference is the frame")
     keyframe_price: float = Field(default=0.0, ge=0, description="USD per keyframe image, where one is made")
+    reference_limit: ImageLimit | None = Field(
+        default=None, description="the pixel size, bytes and formats its inline images must keep to")
+    refuses_faces: bool = Field(default=False, description="refuses a first frame showing a real person's face")
 
     @property
     def spec(self) -> str:
@@ -75,9 +135,10 @@ class Capabilities(BaseModel):
 
         Callers split anything longer than :attr:`max_seconds` first; past it this returns the max.
         """
-        if self.durations:
-            fits = [d for d in sorted(self.durations) if d >= seconds - 1e-9]
-            return fits[0] if fits else max(self.durations)
+        durations = self.durations
+        if durations:
+            fits = [d for d in sorted(durations) if d >= seconds - 1e-9]
+            return fits[0] if fits else max(durations)
         if self.duration_range:
             lo, hi = self.duration_range
             steps = math.ceil((max(seconds, lo) - lo) / self.duration_step - 1e-9)
@@ -97,21 +158,47 @@ class Capabilities(BaseModel):
             return False
         return self.requires_first_frame or (self.references_as == "first_frame" and bool(request.references))
 
+    def narrowed(self, shape: Shape | None, first_frame: bool) -> Capabilities:
+        """These capabilities with the lengths ``shape`` (and a first frame, where one is sent) allow."""
+        lengths = shape.durations if shape is not None and shape.durations else []
+        if first_frame and self.first_frame_durations:
+            lengths = [d for d in lengths if d in self.first_frame_durations] if lengths else self.first_frame_durations
+        if not lengths:
+            return self
+        return self.model_copy(update={"durations": sorted(lengths), "duration_range": None})
+
+    def pick_shape(self, width: int, height: int, audio: bool = False) -> Shape | None:
+        """The accepted shape that best covers a ``width``x``height`` output: same orientation, least crop,
+        least upscale, then the cheapest; with ``audio``, among the shapes that make sound where any do.
+        None where the model takes any size."""
+        pool = [s for s in self.shapes if s.audio_price is not None] if audio else []
+        pool = pool or self.shapes
+        if not pool:
+            return None
+        return min(pool, key=lambda s: (*s.cover(width, height), s.rate(audio)))
+
+    def shape_of(self, request: ClipRequest) -> Shape | None:
+        """The declared shape ``request`` asks for (None: the model declares none, or it is not one of them)."""
+        return next((s for s in self.shapes if (s.width, s.height, s.resolution) ==
+                     (request.width, request.height, request.resolution)), None)
+
     def estimate(self, request: ClipRequest, first_frame: Path | None = None) -> float:
-        """Estimated USD for ``request``: the clip, plus its keyframe where one is needed."""
+        """Estimated USD for ``request``: the clip at the shape it asks for, plus its keyframe where one is needed."""
         if self.local:
             return 0.0
         keyframe = self.keyframe_price if self.needs_keyframe(request, first_frame) else 0.0
-        size = self.native_size(request.aspect) or f"{request.width}x{request.height}"  # the size adapters send
-        return round(self.price(self.seconds_for(request), size) + keyframe, 4)
+        return round(self.price(self.seconds_for(request), request) + keyframe, 4)
 
-    def price(self, seconds: float, size: str | None = None) -> float:
-        """Estimated USD for ``seconds`` of generated video at ``size`` ('WxH')."""
-        rate = self.price_by_size.get(size or "", self.price_per_second)
+    def price(self, seconds: float, request: ClipRequest | None = None) -> float:
+        """USD for ``seconds`` of ``request``'s clip, at its shape and with its sound, as the provider bills
+        (no request: the first shape's silent rate)."""
+        if self.local:
+            return 0.0
+        if request is None:
+            return round(seconds * (self.shapes[0].price if self.shapes else self.price_per_second), 4)
+        shape = self.shape_of(request) or self.pick_shape(request.width, request.height, request.audio)
+        rate = shape.rate(request.audio) if shape is not None else self.price_per_second
         return round(seconds * rate, 4)
-
-    def native_size(self, aspect: str) -> str | None:
-        return self.sizes.get(aspect)
 
 
 class CharacterRef(BaseModel):
@@ -139,9 +226,10 @@ class ClipRequest(BaseModel):
     prompt: str = Field(description="final prompt text: shot prompt, characters, camera, style")
     negative_prompt: str | None = None
     seconds: float = Field(description="clip length requested from the provider")
-    width: int
+    width: int = Field(description="pixels asked of the model: its shape's, or the output's where it takes any")
     height: int
-    aspect: str
+    aspect: str = Field(description="the aspect value sent to the provider (its shape's)")
+    resolution: str | None = Field(default=None, description="the resolution value sent, where the model has shapes")
     fps: int
     characters: list[CharacterRef] = Field(default_factory=list, description="in storyboard order")
     continue_from: str | None = Field(default=None, description="shot whose last frame is our first frame")
@@ -159,7 +247,8 @@ class ClipRequest(BaseModel):
 
         ``resolved``: what the provider found locally for it (:meth:`Provider.key_inputs`).
         """
-        doc = self.model_dump(mode="json", exclude={"shot_number"})
+        skip = {"shot_number"} | ({"resolution"} if self.resolution is None else set())  # keys made before it stay
+        doc = self.model_dump(mode="json", exclude=skip)
         doc["characters"] = [[c.name, [file_digest(p) for p in c.references], *([c.ids] if c.ids else [])]
                              for c in self.characters]
         doc["first_frame"] = file_digest(first_frame) if first_frame else None
@@ -226,6 +315,7 @@ class JobState(BaseModel):
     download_url: str | None = None
     expires_at: float | None = Field(default=None, description="unix time the download link dies")
     poll_after: float | None = Field(default=None, description="seconds until the provider wants the next poll")
+    billed: bool = Field(default=False, description="a failure the provider still charges for (Runway SAFETY.INPUT)")
 
 
 class RemoteProvider(Provider):
@@ -240,7 +330,7 @@ class RemoteProvider(Provider):
     key_env: ClassVar[str]
     key_required: ClassVar[bool] = True  # False: a local server; a key, where set, is still sent
     poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
-    stall_timeout: ClassVar[float] = 900.0  # seconds without any change in state or progress
+    stall_timeout: ClassVar[float] = 1800.0  # seconds without any change in state or progress (each API: its own)
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         """Signs each request to the API's own host (never one to a download host): a bearer key by default."""

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -208,3 +209,11 @@ def _origin(url: str) -> tuple[str, str]:
 def _safe(url: str) -> str:
     """A URL without its query (signed links carry credentials there)."""
     return url.split("?", 1)[0]
+
+
+def unix_time(value: object) -> float:
+    """An API's ISO 8601 timestamp (``...Z`` allowed) as Unix time; 0 when missing or unreadable."""
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mvpipe import interrupt
-from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, MvpipeError, show_traceback
+from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, JobStalled, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
 from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
@@ -80,6 +80,7 @@ class EstimateRow(BaseModel):
     shot: str
     part: int
     generator: str
+    shape: str = Field(description="what is asked: 'WxH aspect resolution', or the output size for local models")
     seconds: float
     cost_usd: float
     status: str  # new | cached | in flight | skipped
@@ -112,7 +113,8 @@ class ShotStatus(BaseModel):
     generator: str
     job_id: str | None
     state: str
-    cost_usd: float
+    estimate_usd: float = Field(description="what the plan expects this segment to cost, at its shape")
+    cost_usd: float = Field(description="what the journal recorded as spent on it")
     error: str | None
 
 
@@ -205,10 +207,10 @@ def existing_takes(plan: Plan, workspace: Workspace) -> GenerationResult:
 
 def status_table(rows: list[ShotStatus]) -> str:
     """``status`` rows as a table for the terminal."""
-    lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'USD':>7}  {'job':<24} error"]
-    lines += [f"{r.shot:<16} {r.part:>4} {r.take:>4} {r.state:<14} {r.cost_usd:>7.2f}  {r.job_id or '-':<24} "
-              f"{r.error or ''}" for r in rows]
-    lines.append(f"spent: ${sum(r.cost_usd for r in rows):.2f}")
+    lines = [f"{'shot':<16} {'part':>4} {'take':>4} {'state':<14} {'est USD':>7} {'USD':>7}  {'job':<24} error"]
+    lines += [f"{r.shot:<16} {r.part:>4} {r.take:>4} {r.state:<14} {r.estimate_usd:>7.2f} {r.cost_usd:>7.2f}  "
+              f"{r.job_id or '-':<24} {r.error or ''}" for r in rows]
+    lines.append(f"estimated: ${sum(r.estimate_usd for r in rows):.2f}; spent: ${sum(r.cost_usd for r in rows):.2f}")
     return "\n".join(lines)
 
 
@@ -277,7 +279,8 @@ class _Run:
             else:
                 state = "new" if clip.selected else "skipped"
             rows.append(EstimateRow(shot=clip.request.shot, part=clip.request.part, generator=clip.caps.spec,
-                                    seconds=clip.caps.seconds_for(clip.request), cost_usd=cost, status=state))
+                                    shape=_shape_label(clip.request), seconds=clip.caps.seconds_for(clip.request),
+                                    cost_usd=cost, status=state))
         return Estimate(rows=rows)
 
     def shot_status(self, clip: _Clip) -> ShotStatus:
@@ -292,7 +295,8 @@ class _Run:
         cost = self.journal.spent([key, _keyframe_key(clip.request)]) if key else 0.0
         return ShotStatus(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key or "-",
                           generator=clip.caps.spec, job_id=rec.job_id if rec else None, state=state,
-                          cost_usd=cost, error=rec.error if rec and state != "done" else None)
+                          estimate_usd=clip.caps.estimate(clip.request), cost_usd=cost,
+                          error=rec.error if rec and state != "done" else None)
 
     def go(self, only: set[str] | None, max_cost: float | None, dry_run: bool) -> GenerationResult:
         clips = self.clips(only)
@@ -379,7 +383,7 @@ class _Run:
                 raise BadMedia(f"clip plays {got:.2f} s; {paid:g} s were paid for")
 
         self._job(clip, provider, client, "clip", key, dest, lambda: provider.submit(req, first, client), verify,
-                  caps.price(paid, f"{req.width}x{req.height}"))
+                  caps.price(paid, req))
 
     def _job(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str, dest: Path,
              submit: Callable[[], str], verify: Callable[[Path], None], cost: float) -> None:
@@ -405,18 +409,25 @@ class _Run:
                 self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
                 return
             except _TryAgain as exc:
-                cancelled = exc.stalled and provider.cancel(rec.job_id or "", client)
+                if exc.stalled and not self._cancelled(provider, client, rec.job_id or ""):
+                    self.journal.update(rec.row, error=str(exc))  # still open: the next run polls it again
+                    raise JobStalled(f"{exc}; {provider.name} did not confirm it stopped, so it is not submitted "
+                                     f"again (it may still finish and be billed): run again to resume polling job "
+                                     f"{rec.job_id}") from None
                 self.journal.update(rec.row, state="cancelled" if exc.stalled else "failed", error=str(exc))
                 if retried:
                     raise JobFailed(f"{exc}; gave up after one retry") from None
-                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if cancelled else ''}submitting once more")
+                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if exc.stalled else ''}submitting once more")
                 retried, rec = True, None
             except DownloadFailed as exc:
                 self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
                 raise
             except (ProviderError, JobFailed) as exc:
                 if rec is not None:
-                    self.journal.update(rec.row, state="failed", error=str(exc))
+                    billed = cost if isinstance(exc, JobFailed) and exc.billed else 0.0  # charged though it failed
+                    self.journal.update(rec.row, state="failed", error=str(exc), cost_usd=billed)
+                    with self._lock:
+                        self.spent += billed
                 raise
 
     def _submit(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str,
@@ -450,6 +461,17 @@ class _Run:
             raise
         self.journal.update(rec.row, job_id=job_id, state="queued")
         return rec.model_copy(update={"job_id": job_id, "state": "queued"})
+
+    def _cancelled(self, provider: RemoteProvider, client: ApiClient, job_id: str) -> bool:
+        """Cancel a stalled job; True only when the provider then reports it cancelled, failed or gone."""
+        try:
+            if not provider.cancel(job_id, client):
+                return False
+            return provider.poll(job_id, client).state in ("cancelled", "failed")
+        except ProviderError as exc:
+            return exc.status in (404, 410)  # the job is gone: it will not finish
+        except (TransientError, MvpipeError):
+            return False
 
     def _reconcile(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> str | None:
         found = provider.list_recent(clip.request, rec.created_at - 5.0, client)
@@ -485,7 +507,9 @@ class _Run:
                 return st
             if st.state in ("failed", "cancelled"):
                 reason = client.scrub(st.error or f"the job was {st.state}")
-                raise _TryAgain(reason, stalled=False) if st.retryable else JobFailed(reason)
+                if st.retryable:
+                    raise _TryAgain(reason, stalled=False)
+                raise JobFailed(reason, billed=st.billed)
             if time.monotonic() - changed > stall:
                 raise _TryAgain(f"job {job_id} made no progress for {stall:g} s "
                                 f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
@@ -571,6 +595,11 @@ class _Run:
 
 def _key(clip: _Clip, first_frame: Path | None = None) -> str:
     return clip.request.cache_key(first_frame, clip.provider.key_inputs(clip.request))
+
+
+def _shape_label(request: ClipRequest) -> str:
+    label = f"{request.width}x{request.height} {request.aspect}"
+    return f"{label} {request.resolution}" if request.resolution else label
 
 
 def _keyframe_key(request: ClipRequest) -> str:

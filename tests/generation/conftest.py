@@ -1,4 +1,4 @@
-"""Fixtures for generation tests; helpers live in genkit.py and the fake servers in fakeserver.py."""
+"""Fixtures for generation tests; helpers live in genkit.py and the fake servers in fakes/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # genkit, fakeserver: also used by tests in subfolders
+sys.path.insert(0, str(Path(__file__).parent))  # genkit, fakes: also used by tests in subfolders
 
 from genkit import BASES, KEYS  # noqa: E402
 

@@ -22,14 +22,16 @@ FAST = RunnerSettings(poll_interval=0.02, poll_jitter=0.2, stall_timeout=1.0, ht
 
 
 def clip_request(generator: str, shot: str, number: int, prompt: str | None = None, seconds: float = 4.0,
-                 size: str | None = None, **extra: Any) -> ClipRequest:
-    """A request shaped like the planner's: the model's native 16:9 size (or ``size``: stand-in cards
-    render faster small) and its accepted length."""
+                 **extra: Any) -> ClipRequest:
+    """A request shaped like the planner's for a 1280x720 output: the model's covering shape (local
+    models: 160x90) and its accepted length."""
     _, caps = resolve(generator)
-    w, h = (int(v) for v in (size or caps.native_size("16:9") or "160x90").split("x"))
+    shape = caps.pick_shape(1280, 720)
+    w, h = (shape.width, shape.height) if shape else (160, 90)
     return ClipRequest(shot=shot, shot_number=number, provider=caps.provider, model=caps.model,
                        prompt=prompt or f"shot {shot}: a neon street at night", seconds=caps.covering_seconds(seconds),
-                       width=w, height=h, aspect="16:9", fps=24, **extra)
+                       width=w, height=h, aspect=shape.aspect if shape else "16:9",
+                       resolution=shape.resolution if shape else None, fps=24, **extra)
 
 
 def plan_of(requests: list[ClipRequest], tmp: Path) -> Plan:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import av
-from fakeserver import FakeServer, OpenAIVideos
+from fakes.server import FakeServer, OpenAIVideos
 
 from mvpipe.cli import main
 
@@ -45,7 +45,12 @@ def test_dry_run_render_with_a_failure_status_and_only(tmp_path, point_at, capsy
         rows = {r["shot"]: r for r in json.loads(capsys.readouterr().out)}
         assert rows["one"]["state"] == "done" and rows["one"]["cost_usd"] == 0.4 and rows["one"]["job_id"] in srv.jobs
         assert rows["two"]["state"] == "failed" and "moderation" in rows["two"]["error"]
+        assert (rows["one"]["estimate_usd"], rows["two"]["estimate_usd"], rows["two"]["cost_usd"]) == (0.4, 0.4, 0)
 
+        assert main(["render", str(board), "-o", str(out), "--only", "one", "--json"]) == 0
+        takes = {t["shot"]: t for t in json.loads(capsys.readouterr().out)["takes"]}
+        assert (takes["one"]["estimate_usd"], takes["one"]["cost_usd"], takes["one"]["shape"]) == (
+            0.4, 0.4, "1280x720 16:9 720p")
         assert main(["render", str(board), "-o", str(out), "--only", "one"]) == 0
         err = capsys.readouterr().err
         assert "shot two: skipped" in err and "shot two: submitting" not in err

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer, Faults, OpenAIVideos
+from fakes.server import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 
 from mvpipe.generation.runner import generate

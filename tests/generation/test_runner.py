@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from fakeserver import FakeServer, Faults, OpenAIVideos
+from fakes.server import FakeServer, Faults, OpenAIVideos
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
@@ -20,11 +20,9 @@ from mvpipe.generation.media import clip_seconds
 from mvpipe.generation.runner import BudgetExceeded, RunnerSettings, estimate, generate, status, status_table
 from mvpipe.workspace import Workspace
 
-SMALL = "320x180"  # stand-in cards render quicker small; sizes against the spec are checked in test_openai
-
 
 def _plan(tmp_path: Path, n: int = 3, **kw):
-    return plan_of([clip_request("openai", f"s{i}", i, size=SMALL, **kw) for i in range(1, n + 1)], tmp_path)
+    return plan_of([clip_request("openai", f"s{i}", i, **kw) for i in range(1, n + 1)], tmp_path)
 
 
 def _posts(srv: FakeServer) -> list:
@@ -99,8 +97,8 @@ def test_only_touches_one_key(tmp_path, workspace, point_at):
 
 
 def test_failed_shot_gets_a_stand_in_and_a_rerun_retries_only_it(tmp_path, workspace, point_at):
-    reqs = [clip_request("openai", "ok", 1, size=SMALL),
-            clip_request("openai", "bad", 2, prompt="FORBIDDEN dance", size=SMALL)]
+    reqs = [clip_request("openai", "ok", 1),
+            clip_request("openai", "bad", 2, prompt="FORBIDDEN dance")]
     plan = plan_of(reqs, tmp_path)
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
@@ -136,8 +134,8 @@ def test_continue_previous_starts_from_the_last_frame_after_its_predecessor(tmp_
 
 
 def test_failed_predecessor_fails_the_continuation_without_paying(tmp_path, workspace, point_at):
-    plan = plan_of([clip_request("openai", "a", 1, prompt="FORBIDDEN", size=SMALL),
-                    clip_request("openai", "b", 2, continue_from="a", size=SMALL)], tmp_path)
+    plan = plan_of([clip_request("openai", "a", 1, prompt="FORBIDDEN"),
+                    clip_request("openai", "b", 2, continue_from="a")], tmp_path)
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         takes = generate(plan, workspace, settings=FAST)
@@ -216,17 +214,20 @@ def test_expired_download_link_fails_with_a_clear_reason(tmp_path, workspace, po
     assert take.status == "failed" and "expired" in take.error
 
 
-def test_stuck_job_without_cancel_is_resubmitted_once_then_given_up(tmp_path, workspace, point_at):
+def test_stuck_job_without_cancel_stops_and_the_next_run_resumes_it(tmp_path, workspace, point_at):
     settings = replace(FAST, stall_timeout=0.3)
     with FakeServer(OpenAIVideos(), latency=0.2, faults=Faults(stuck=1)) as srv:
         point_at("openai", srv)
         take = generate(_plan(tmp_path, n=1), workspace, settings=settings)[("s1", 0)]
-        assert take.status == "done" and len(srv.jobs) == 2
-        srv.faults.stuck = 2
-        plan = plan_of([clip_request("openai", "x", 1, prompt="another", size=SMALL)], tmp_path)
-        take = generate(plan, workspace, settings=settings)[("x", 0)]
+        [job] = srv.jobs.values()
         assert take.status == "failed" and "no progress" in take.error and "99%" in take.error
-        assert srv.creates["another"] == 2
+        assert f"resume polling job {job.id}" in take.error and len(srv.jobs) == 1
+        said: list[str] = []
+        generate(_plan(tmp_path, n=1), workspace, settings=settings, progress=said.append, dry_run=True)
+        assert any("in flight" in s for s in said), "the open job is not estimated as new spend"
+        job.stuck = False
+        take = generate(_plan(tmp_path, n=1), workspace, settings=settings)[("s1", 0)]
+        assert take.status == "done" and take.job_id == job.id and len(srv.jobs) == 1
 
 
 def test_missing_key_is_an_input_error_before_any_request(tmp_path, workspace, point_at, monkeypatch):

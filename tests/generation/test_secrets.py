@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fakeserver import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
+from fakes.server import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
 from genkit import FAST, SECRET, clip_request, plan_of
 
 from mvpipe.generation.runner import generate, status, status_table
@@ -15,14 +15,14 @@ GENERATORS = {"openai": "openai", "runway": "runway:gen4.5", "veo": "veo"}
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
 def test_key_never_leaks(tmp_path, workspace, point_at, name):
     faults = Faults(echo_key=True, statuses={"submit": [400], "poll": [500] * 40})
-    reqs = [clip_request(GENERATORS[name], s, i, size="320x180")
+    reqs = [clip_request(GENERATORS[name], s, i)
             for i, s in enumerate(["refused", "unreachable", "ok"], 1)]
     with FakeServer(PROTOCOLS[name](), key=SECRET, faults=faults) as srv:
         point_at(name, srv)
         said: list[str] = []
         takes = generate(plan_of(reqs, tmp_path), workspace, progress=said.append, settings=FAST)
         srv.faults.statuses = {}
-        wrong = plan_of([clip_request(GENERATORS[name], "wrong-key", 9, size="320x180")], tmp_path)
+        wrong = plan_of([clip_request(GENERATORS[name], "wrong-key", 9)], tmp_path)
         srv.key = "another-key"  # the server now rejects ours (401) and quotes back what it was sent
         rejected = generate(wrong, workspace, progress=said.append, settings=FAST)
         assert not any(SECRET in r.path or any(SECRET in v for v in r.query.values()) for r in srv.log)

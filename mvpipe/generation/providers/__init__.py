@@ -20,12 +20,14 @@ from mvpipe.generation.providers.replicate import ReplicateProvider
 from mvpipe.generation.providers.runway import RunwayProvider
 from mvpipe.generation.providers.seedance import SeedanceProvider
 from mvpipe.generation.providers.veo import VeoProvider
+from mvpipe.generation.providers.videogateway import VideoGatewayProvider
 
 PROVIDERS: dict[str, type[Provider]] = {cls.name: cls for cls in (AnimaticProvider,)}
 PROVIDERS.update({cls.name: cls for cls in (FootageProvider, KlingProvider, SeedanceProvider, LumaProvider,
                                             LumaAgentsProvider, FalProvider, ReplicateProvider,
                                             ComfyUIProvider)})
 PROVIDERS.update({cls.name: cls for cls in (OpenAIVideosProvider, RunwayProvider, VeoProvider)})
+PROVIDERS[VideoGatewayProvider.name] = VideoGatewayProvider
 
 
 def resolve(spec: str) -> tuple[Provider, Capabilities]:

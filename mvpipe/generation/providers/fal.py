@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from mvpipe.generation.provider import ClipRequest, JobState
+from mvpipe.generation.provider import ClipRequest, ImageLimit, JobState, shape_table
 from mvpipe.generation.providers.gateway import GatewayModel, GatewayProvider
 from mvpipe.generation.remote import ApiClient, HeaderAuth
 
@@ -28,17 +28,23 @@ class FalProvider(GatewayProvider):
     base_url_env = "FAL_QUEUE_URL"
     key_env = "FAL_KEY"
     poll_interval = 5.0
+    # fal.ai/models/fal-ai/kling-video/v2.1/master/text-to-video/llms.txt (checked 2026-12-02): duration "5"/"10",
+    # aspect_ratio 16:9, 9:16, 1:1, negative_prompt, no seed; "$1.40 for 5s ... $0.28 each additional second".
+    # Kling 2.1 master renders 1080p. Inline images: fal takes data URIs; 10 MB is mvpipe's own bound.
+    image_limit = ImageLimit(max_side=2048, max_bytes=10_000_000)
     builtin = [
         GatewayModel(id="fal-ai/kling-video/v2.1/master/text-to-video", durations=[5.0, 10.0],
                      duration_format="string", negative_prompt_field="negative_prompt", seed_field=None,
-                     sizes={"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}, price_per_second=0.28),
+                     price_per_second=0.28,
+                     shapes=shape_table({"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)},
+                                        "1080p", 0.28)),
     ]
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         return HeaderAuth({"Authorization": f"Key {key}"})
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
-        body = self.entry(request.model).input_for(request, first_frame)
+        body = self.entry(request.model).input_for(request, first_frame, self.image_limit)
         reply = client.request("POST", request.model, json=body, idempotent=False).json()
         return f"{request.model}#{reply['request_id']}"
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, RemoteProvider
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, RemoteProvider, Shape, shape_table
 
 
 class GatewayModel(BaseModel):
@@ -38,13 +38,14 @@ class GatewayModel(BaseModel):
     duration_field: str | None = "duration"
     duration_format: Literal["int", "string", "seconds"] = "int"
     aspect_field: str | None = "aspect_ratio"
-    sizes: dict[str, str] = Field(default_factory=lambda: {"16:9": "1280x720", "9:16": "720x1280"})
+    resolution_field: str | None = Field(default=None, description="input taking the shape's resolution")
+    shapes: list[Shape] = Field(default_factory=list,
+                                description="accepted outputs with their prices; empty: 16:9 and 9:16 at 720p")
     prompt_field: str = "prompt"
     negative_prompt_field: str | None = None
     seed_field: str | None = "seed"
     image_field: str | None = Field(default=None, description="first-frame image input")
     image_required: bool = False
-    last_image_field: str | None = None
     references_field: str | None = Field(default=None, description="list input of reference images")
     max_references: int = Field(default=0, ge=0)
     audio_field: str | None = Field(default=None, description="boolean input switching the clip's sound")
@@ -53,17 +54,20 @@ class GatewayModel(BaseModel):
     price_per_second: float = Field(ge=0)
     retires: str | None = None
 
-    def capabilities(self, provider: str, key_env: str) -> Capabilities:
+    def capabilities(self, provider: str, key_env: str, limit: ImageLimit | None = None) -> Capabilities:
         refs_as = "native" if self.references_field else "first_frame" if self.image_field else "none"
+        rate, sound = self.price_per_second, self.price_per_second if self.audio_field else None
         return Capabilities(
             provider=provider, model=self.id, durations=self.durations, duration_range=self.duration_range,
-            duration_step=self.duration_step, sizes=self.sizes, references_as=refs_as,
+            duration_step=self.duration_step, references_as=refs_as,
+            shapes=self.shapes or shape_table({"16:9": (1280, 720), "9:16": (720, 1280)}, "720p", rate, sound),
             max_references=self.max_references if self.references_field else int(bool(self.image_field)),
-            first_frame=self.image_field is not None, last_frame=self.last_image_field is not None,
+            first_frame=self.image_field is not None,
             requires_first_frame=self.image_required, native_audio=self.audio_field is not None,
-            price_per_second=self.price_per_second, retires=self.retires, key_env=[key_env], concurrency=2)
+            price_per_second=self.price_per_second, retires=self.retires, key_env=[key_env], concurrency=2,
+            reference_limit=limit)
 
-    def input_for(self, request: ClipRequest, first_frame: Path | None) -> dict[str, Any]:
+    def input_for(self, request: ClipRequest, first_frame: Path | None, limit: ImageLimit | None) -> dict[str, Any]:
         """The model's input document for ``request`` (images inline as data URIs)."""
         doc: dict[str, Any] = {**self.inputs, self.prompt_field: request.prompt}
         if self.duration_field:
@@ -72,6 +76,8 @@ class GatewayModel(BaseModel):
                 self.duration_format]
         if self.aspect_field:
             doc[self.aspect_field] = request.aspect
+        if self.resolution_field and request.resolution:
+            doc[self.resolution_field] = request.resolution
         if self.negative_prompt_field and request.negative_prompt:
             doc[self.negative_prompt_field] = request.negative_prompt
         if self.seed_field and request.seed is not None:
@@ -79,9 +85,9 @@ class GatewayModel(BaseModel):
         if self.audio_field:
             doc[self.audio_field] = request.audio
         if first_frame is not None and self.image_field:
-            doc[self.image_field] = data_uri(first_frame, (request.width, request.height))
+            doc[self.image_field] = data_uri(first_frame, (request.width, request.height), limit)
         elif self.references_field and request.references:
-            doc[self.references_field] = [data_uri(p) for p in request.references[:self.max_references]]
+            doc[self.references_field] = [data_uri(p, None, limit) for p in request.references[:self.max_references]]
         elif self.image_required:
             raise InputError(f"{self.id} starts only from an image: give the shot a character with a reference, "
                              "or pick a text-to-video model.", shot=request.shot, field="generator")
@@ -143,12 +149,13 @@ class GatewayProvider(RemoteProvider):
     """
 
     builtin: ClassVar[list[GatewayModel]] = []
+    image_limit: ClassVar[ImageLimit | None] = None  # what the gateway takes inline, for every model
 
     def table(self) -> list[GatewayModel]:
         return merged(self.builtin, self.name)
 
     def models(self) -> list[Capabilities]:
-        return [m.capabilities(self.name, self.key_env) for m in self.table()]
+        return [m.capabilities(self.name, self.key_env, self.image_limit) for m in self.table()]
 
     def entry(self, model: str) -> GatewayModel:
         for m in self.table():

@@ -24,7 +24,15 @@ import httpx
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
+from mvpipe.generation.provider import (
+    Capabilities,
+    ClipRequest,
+    ImageLimit,
+    JobState,
+    RemoteProvider,
+    Shape,
+    shape_table,
+)
 from mvpipe.generation.remote import ApiClient, ProviderError, TransientError, retry_after
 
 _STATES = {"submitted": "queued", "processing": "running", "succeed": "succeeded", "failed": "failed"}
@@ -70,6 +78,9 @@ class KlingProvider(RemoteProvider):
     key_env = "KLING_ACCESS_KEY"
     secret_env = "KLING_SECRET_KEY"
     poll_interval = 10.0
+    # Kling reports no progress and has no cancel; jobs often run past 15 min (ComfyUI raised its Kling limit to
+    # ~68 min "to resolve frequent timeout issues", Comfy-Org/ComfyUI PR #8860, checked 2026-12-02): wait an hour.
+    stall_timeout = 3600.0
 
     def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
         secret = environ.get(self.secret_env, "").strip()
@@ -79,25 +90,33 @@ class KlingProvider(RemoteProvider):
         return _FreshToken(key, secret)
 
     def models(self) -> list[Capabilities]:
-        sizes = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}  # std mode is 720p
-        common = dict(provider=self.name, sizes=sizes, first_frame=True, last_frame=True,
-                      key_env=[self.key_env, self.secret_env], concurrency=3)
-        # Kling bills prepaid units; no official USD per second is published. 0.084 is kling-v3 std
-        # as resold (third-party), used for every model so budgets are never under-estimated as free.
-        common = dict(common, price_per_second=0.084)
+        # kling.ai/document-api (Image to Video, Text to Video, Reference to Video; checked 2026-12-02 through
+        # research/providers.md §5): aspect_ratio 16:9, 9:16, 1:1 (image2video follows its image); mode std (720p)
+        # or pro (1080p); sound on/off on v2.6 and v3; duration "5"/"10", v3 "3".."15"; images <= 10 MB, >= 300 px.
+        # Prices: kling.ai/dev/pricing (2026-09-28, via provider-audit.md §5; 1 unit = $0.14): std 0.6 units/s
+        # silent, 0.9 with sound; pro 0.8 / 1.2. v2.6 std makes no sound (gateway docs), so sound there means pro.
+        # The page's kling-v3 rows are used for every model: Kling publishes no separate per-model USD.
+        std = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
+        pro = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)}
+
+        def priced(std_audio: float | None, pro_audio: float | None) -> list[Shape]:
+            return [*shape_table(std, "std", 0.084, std_audio), *shape_table(pro, "pro", 0.112, pro_audio)]
+        common = dict(provider=self.name, first_frame=True, key_env=[self.key_env, self.secret_env], concurrency=3,
+                      reference_limit=ImageLimit(max_side=2048, min_side=300, max_bytes=10_000_000))
         five_ten = dict(durations=[5.0, 10.0], references_as="first_frame", max_references=1)
         return [
-            Capabilities(model="kling-v2-6", native_audio=True, **five_ten, **common),
+            Capabilities(model="kling-v2-6", native_audio=True, shapes=priced(None, 0.168), **five_ten, **common),
             Capabilities(model="kling-v3", duration_range=(3.0, 15.0), duration_step=1.0, native_audio=True,
-                         references_as="first_frame", max_references=1, **common),
-            Capabilities(model="kling-v2-5-turbo", **five_ten, **common),
+                         references_as="first_frame", max_references=1, shapes=priced(0.126, 0.168), **common),
+            Capabilities(model="kling-v2-5-turbo", shapes=priced(None, None), **five_ten, **common),
             Capabilities(model="kling-v1-6", durations=[5.0, 10.0], references_as="native", max_references=4,
-                         **common),
+                         shapes=priced(None, None), **common),
         ]
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         caps = self.capabilities(request.model)
-        body: dict[str, object] = {"model_name": request.model, "prompt": request.prompt[:2500], "mode": "std",
+        body: dict[str, object] = {"model_name": request.model, "prompt": request.prompt[:2500],
+                                   "mode": request.resolution or "std",
                                    "duration": f"{request.seconds:g}",
                                    "external_task_id": f"{_external_prefix(request)}{time.time_ns()}"}
         if request.negative_prompt:
@@ -107,11 +126,11 @@ class KlingProvider(RemoteProvider):
         refs = request.references[:caps.max_references]
         if caps.references_as == "native" and refs and first_frame is None:
             endpoint = "multi-image2video"
-            body["image_list"] = [{"image": image_base64(p)[1]} for p in refs]
+            body["image_list"] = [{"image": image_base64(p, None, caps.reference_limit)[1]} for p in refs]
             body["aspect_ratio"] = request.aspect
         elif first_frame is not None:
             endpoint = "image2video"  # the clip takes the image's aspect: fit it to the output first
-            body["image"] = image_base64(first_frame, (request.width, request.height))[1]
+            body["image"] = image_base64(first_frame, (request.width, request.height), caps.reference_limit)[1]
         else:
             endpoint = "text2video"
             body["aspect_ratio"] = request.aspect

@@ -1,6 +1,7 @@
 """Luma: the Dream Machine API (ray-2, ray-flash-2) and the newer Agents API (ray-3.2).
 
-Both create ``/generations`` and poll ``/generations/{id}``; they differ in field names. Dream
+Dream Machine creates at ``POST /generations/video`` (its current OpenAPI; ``/generations`` is GET-only
+there), the Agents API at ``POST /generations``; both poll ``/generations/{id}`` and differ in field names. Dream
 Machine takes keyframes (``keyframes.frame0/frame1``) only as image URLs, which mvpipe has none
 of for local files, so its models declare no first frame and characters reach them in words only;
 the Agents API takes inline images (``video.start_frame`` as ``{data, media_type}``), so ray-3.2
@@ -11,18 +12,36 @@ its request); the Agents API documents no list, so there it is submitted again, 
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
-from mvpipe.generation.remote import ApiClient, ProviderError
+from mvpipe.generation.provider import (
+    Capabilities,
+    ClipRequest,
+    ImageLimit,
+    JobState,
+    RemoteProvider,
+    Shape,
+    shape_table,
+)
+from mvpipe.generation.remote import ApiClient, ProviderError, unix_time
 
 _STATES = {"queued": "queued", "dreaming": "running", "processing": "running", "completed": "succeeded",
            "failed": "failed"}
-_SIZES_720 = {"16:9": "1280x720", "9:16": "720x1280", "1:1": "720x720"}
-_ASPECTS = {"4:5": "3:4"}  # storyboard aspects Luma lacks -> the nearest it has
+_DM_ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+_AGENT_ASPECTS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+
+
+def _luma_shapes(aspects: tuple[str, ...], p720: float, p1080: float) -> list[Shape]:
+    """720p and 1080p at each aspect, the shortest side being the resolution."""
+    def sizes(short: int) -> dict[str, tuple[int, int]]:
+        out = {}
+        for aspect in aspects:
+            a, b = (int(n) for n in aspect.split(":"))
+            out[aspect] = (round(short * a / b / 2) * 2, short) if a >= b else (short, round(short * b / a / 2) * 2)
+        return out
+    return [*shape_table(sizes(720), "720p", p720), *shape_table(sizes(1080), "1080p", p1080)]
 
 
 class LumaProvider(RemoteProvider):
@@ -33,23 +52,28 @@ class LumaProvider(RemoteProvider):
     base_url_env = "LUMAAI_BASE_URL"
     key_env = "LUMAAI_API_KEY"
     poll_interval = 5.0
+    create_path = "generations/video"
 
     def models(self) -> list[Capabilities]:
-        # Per generation at 720p (third-party transcription of Luma's rates): ray-2 5 s $0.71, 9 s $1.27.
-        common = dict(provider=self.name, durations=[5.0, 9.0], sizes=_SIZES_720, key_env=[self.key_env],
-                      concurrency=2, price_per_second=0.142)
-        return [Capabilities(model="ray-2", **common), Capabilities(model="ray-flash-2", **common)]
+        # Luma's OpenAPI (lumalabs/lumaai-api openapi.yaml @2520034, 2025-06-24; checked 2026-12-02): create at
+        # POST /generations/video; `AspectRatio` 1:1, 16:9, 9:16, 4:3, 3:4, 21:9, 9:21; resolution 540p, 720p,
+        # 1080p, 4k; duration "5s"/"9s". Luma states no pixel sizes: the shortest side is the resolution.
+        # Prices per generation (Comfy-Org/docs PR #514, third-party; no official list was reachable): ray-2 720p
+        # $0.71 / 5 s, $1.27 / 9 s; 1080p $1.59 / 5 s, $2.87 / 9 s. ray-flash-2 at the same page's 4k ratio (0.344).
+        common = dict(provider=self.name, durations=[5.0, 9.0], key_env=[self.key_env], concurrency=2)
+        return [Capabilities(model="ray-2", shapes=_luma_shapes(_DM_ASPECTS, 0.142, 0.318), **common),
+                Capabilities(model="ray-flash-2", shapes=_luma_shapes(_DM_ASPECTS, 0.049, 0.109), **common)]
 
     def body(self, request: ClipRequest, first_frame: Path | None) -> dict[str, Any]:
         if first_frame is not None:
             raise ProviderError("luma's Dream Machine API takes a first frame only as a public image URL; "
                                 "use luma-agents:ray-3.2 for shots that start from an image")
         return {"model": request.model, "prompt": request.prompt, "generation_type": "video",
-                "aspect_ratio": _ASPECTS.get(request.aspect, request.aspect),
-                "duration": f"{request.seconds:g}s", "resolution": "720p"}
+                "aspect_ratio": request.aspect, "duration": f"{request.seconds:g}s",
+                "resolution": request.resolution or "720p"}
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
-        return client.request("POST", "generations", json=self.body(request, first_frame),
+        return client.request("POST", self.create_path, json=self.body(request, first_frame),
                               idempotent=False).json()["id"]
 
     def poll(self, job_id: str, client: ApiClient) -> JobState:
@@ -67,7 +91,7 @@ class LumaProvider(RemoteProvider):
         lists newest first and each generation carries the body it was created from)."""
         want = self.body(request, None)
         gens = client.request("GET", "generations", params={"limit": 100, "offset": 0}).json()["generations"]
-        return [g["id"] for g in gens if _created(g) >= since
+        return [g["id"] for g in gens if unix_time(g.get("created_at")) >= since
                 and all((g.get("request") or {}).get(k) == v for k, v in want.items())]
 
 
@@ -78,20 +102,27 @@ class LumaAgentsProvider(LumaProvider):
     base_url = "https://agents.lumalabs.ai/v1"
     base_url_env = "LUMA_AGENTS_BASE_URL"
     key_env = "LUMA_AGENTS_API_KEY"
+    create_path = "generations"
 
     def models(self) -> list[Capabilities]:
-        # No captured list price; fal resells ray-3.2 at 720p for $1.08 per 5 s.
-        return [Capabilities(provider=self.name, model="ray-3.2", durations=[5.0, 10.0], sizes=_SIZES_720,
-                             references_as="first_frame", max_references=1, first_frame=True, last_frame=True,
-                             key_env=[self.key_env], concurrency=2, price_per_second=0.216)]
+        # luma-agents-python (2026-06-09; checked 2026-12-02): video.duration "5s"/"10s", video.resolution 540p,
+        # 720p, 1080p, start_frame {data, media_type}; ray-3.2 video aspects 9:16, 3:4, 1:1, 4:3, 16:9, 21:9 (Comfy,
+        # third-party). "10s clips support text-to-video only" (Luma's ray-3.2 readme on Replicate): with a first
+        # frame only 5 s. No list price was captured; fal resells ray-3.2 at $0.72 (540p), $1.08 (720p), $2.16
+        # (1080p) per 5 s, used here.
+        return [Capabilities(provider=self.name, model="ray-3.2", durations=[5.0, 10.0], first_frame_durations=[5.0],
+                             shapes=_luma_shapes(_AGENT_ASPECTS, 0.216, 0.432), references_as="first_frame",
+                             max_references=1, first_frame=True, key_env=[self.key_env], concurrency=2,
+                             reference_limit=ImageLimit(max_side=2048, max_bytes=10_000_000))]
 
     def body(self, request: ClipRequest, first_frame: Path | None) -> dict[str, Any]:
-        video: dict[str, Any] = {"duration": f"{request.seconds:g}s", "resolution": "720p"}
+        video: dict[str, Any] = {"duration": f"{request.seconds:g}s", "resolution": request.resolution or "720p"}
         if first_frame is not None:
-            mime, data = image_base64(first_frame, (request.width, request.height))
+            mime, data = image_base64(first_frame, (request.width, request.height),
+                                      self.capabilities(request.model).reference_limit)
             video["start_frame"] = {"data": data, "media_type": mime}
         return {"prompt": request.prompt, "type": "video", "model": request.model,
-                "aspect_ratio": _ASPECTS.get(request.aspect, request.aspect), "video": video}
+                "aspect_ratio": request.aspect, "video": video}
 
     def video_url(self, gen: dict[str, Any]) -> str | None:
         return next((o["url"] for o in gen.get("output") or [] if o.get("type") == "video"), None)
@@ -99,10 +130,3 @@ class LumaAgentsProvider(LumaProvider):
     def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
         return None  # no list of generations is documented for the Agents API
 
-
-def _created(gen: dict[str, Any]) -> float:
-    """A generation's ``created_at`` (ISO 8601) as a Unix time; 0 when missing or unreadable."""
-    try:
-        return datetime.fromisoformat(str(gen.get("created_at")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0

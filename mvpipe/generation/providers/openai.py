@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, RemoteProvider, shape_table
 from mvpipe.generation.remote import ApiClient
 
 _STATES = {"queued": "queued", "in_progress": "running", "completed": "succeeded", "failed": "failed"}
@@ -31,23 +31,31 @@ class OpenAIVideosProvider(RemoteProvider):
     poll_interval = 10.0  # the guide's 10-20 s; the ``openai-poll-after-ms`` header overrides it
 
     def models(self) -> list[Capabilities]:
-        # research/providers.md §1: the spec's seconds ("4","8","12") and size enums; OpenAI's pricing
-        # page ($0.10/s sora-2 720p, $0.50/s sora-2-pro at 1792x1024); one input_reference (first frame).
+        # Sizes: the spec's VideoSize enum (../shared/contracts/openai-openapi.yaml `VideoSize`: 720x1280, 1280x720,
+        # 1024x1792, 1792x1024; checked 2026-12-02); the guide gives the 1024/1792 sizes to sora-2-pro only. The
+        # guide's 1920x1080 is not in the spec's enum, so it is not sent. Seconds: `VideoSeconds` "4","8","12".
+        # Prices: OpenAI's pricing page (copy checked 2026-12-02, research/provider-audit.md §1): sora-2 $0.10/s;
+        # sora-2-pro $0.30/s at 720x1280, $0.50/s at 1024x1792. Sound is always on and costs nothing extra.
+        # input_reference: one image, <= 20 MB (spec `ImageRefParam`), the size of the video; faces are refused
+        # ("Input images with faces of humans are currently rejected", video-generation guide, checked 2026-12-02).
         common = dict(provider=self.name, durations=[4.0, 8.0, 12.0], max_references=1,
                       references_as="first_frame", first_frame=True, native_audio=True, retires=_RETIRED,
-                      key_env=[self.key_env], concurrency=4)
+                      key_env=[self.key_env], concurrency=4, refuses_faces=True,
+                      reference_limit=ImageLimit(max_side=1792, max_bytes=20_000_000))
+        hd = {"16:9": (1280, 720), "9:16": (720, 1280)}
         return [
-            Capabilities(model="sora-2", sizes={"16:9": "1280x720", "9:16": "720x1280"},
-                         price_per_second=0.10, **common),
-            Capabilities(model="sora-2-pro", sizes={"16:9": "1792x1024", "9:16": "1024x1792"},
-                         price_per_second=0.50, **common),
+            Capabilities(model="sora-2", shapes=shape_table(hd, "720p", 0.10, 0.10), **common),
+            Capabilities(model="sora-2-pro", shapes=[
+                *shape_table(hd, "720p", 0.30, 0.30),
+                *shape_table({"16:9": (1792, 1024), "9:16": (1024, 1792)}, "1024p", 0.50, 0.50)], **common),
         ]
 
     def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
         body: dict[str, object] = {"model": request.model, "prompt": request.prompt,
                                    "seconds": f"{request.seconds:g}", "size": f"{request.width}x{request.height}"}
         if first_frame is not None:
-            body["input_reference"] = {"image_url": data_uri(first_frame, (request.width, request.height))}
+            limit = self.capabilities(request.model).reference_limit
+            body["input_reference"] = {"image_url": data_uri(first_frame, (request.width, request.height), limit)}
         ids = [{"id": c.ids[self.name]} for c in request.characters if self.name in c.ids]
         if ids:
             body["characters"] = ids[:2]  # "A single video can include up to two characters"

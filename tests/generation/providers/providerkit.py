@@ -1,7 +1,7 @@
 """Shared scaffolding for provider tests: real clips, requests, storyboards, fast runner settings.
 
 The HTTP side (a threaded server on 127.0.0.1, job clock, fault injection, recorded requests) is
-the generation suite's ``tests/generation/fakeserver.py``, re-exported here so every adapter's test
+the generation suite's ``tests/generation/fakes/server.py``, re-exported here so every adapter's test
 speaks its protocol through the same scaffolding.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakeserver
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakes
 
-from fakeserver import (  # noqa: E402,F401 - re-exported
+from fakes.server import (  # noqa: E402,F401 - re-exported
     Download,
     FakeServer,
     Faults,
@@ -26,6 +26,7 @@ from fakeserver import (  # noqa: E402,F401 - re-exported
     Protocol,
     Recorded,
     Reply,
+    check_contract,
     clip_bytes,
     hold_and_maybe_lose,
 )
@@ -130,15 +131,24 @@ def assert_all_done(result: GenerationResult) -> None:
 
 
 def survives_faults(srv: FakeServer, folder: Path, spec: str, cancels: bool = True) -> None:
-    """The common fault drill: a 429 with Retry-After on submit, a 5xx on a poll, one stuck job
-    (cancelled where the API can, and resubmitted once) and one truncated download (fetched again)
-    -> every shot done."""
+    """The common fault drill: a 429 with Retry-After on submit, a 5xx on a poll, one stuck job and one
+    truncated download (fetched again) -> every shot done, nothing paid twice. The stuck job is submitted
+    again only where the API confirms it cancelled (``cancels``); elsewhere the shot stops naming the job
+    and the next run resumes polling it."""
     srv.faults.statuses = {"submit": [429], "poll": [500]}
     srv.faults.retry_after, srv.faults.stuck, srv.faults.truncate = "0", 1, 1
-    assert_all_done(run(folder, spec))
-    assert sum(srv.creates.values()) == 3  # two shots, plus one replacement for the stuck job
+    result = run(folder, spec)
+    [stuck] = [j for j in srv.jobs.values() if j.stuck]
+    if cancels:
+        assert_all_done(result)
+        assert sum(srv.creates.values()) == 3 and stuck.cancelled  # two shots, plus one for the cancelled job
+    else:
+        failed = [t for t in result.values() if t.status != "done"]
+        assert len(failed) == 1 and "run again to resume polling" in (failed[0].error or "")
+        stuck.stuck = False
+        assert_all_done(run(folder, spec))
+        assert sum(srv.creates.values()) == 2  # the stalled job was polled again, not paid for twice
     assert sorted(srv.downloads.values()) == [1, 2]
-    assert [j.cancelled for j in srv.jobs.values() if j.stuck] == [cancels]
 
 
 def moderated(srv: FakeServer, folder: Path, spec: str) -> str:

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from typing import Any
 
 import fal_client
 import httpx
 import pytest
 import replicate
+from fakes.gateways import FAL_MODEL, KEY, REP_MODEL, FalQueue, Predictions
 from providerkit import (
-    Download,
     FakeServer,
-    Protocol,
-    Recorded,
-    Reply,
     assert_all_done,
-    clip_bytes,
-    hold_and_maybe_lose,
     moderated,
     run,
     survives_faults,
@@ -29,92 +22,6 @@ from providerkit import (
 from mvpipe.errors import InputError
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.providers.gateway import user_models
-
-KEY = "test-gateway-key-0005"
-FAL_MODEL = "fal-ai/kling-video/v2.1/master/text-to-video"
-REP_MODEL = "bytedance/seedance-2.0"
-
-
-class FalQueue(Protocol):
-    """``queue.fal.run``: submit to the app path, status and result under ``{owner}/{alias}/requests``."""
-
-    def auth_ok(self, headers: dict[str, str], key: str) -> bool:
-        return headers.get("authorization") == f"Key {key}"
-
-    def error(self, status: int, message: str, code: str | None = None) -> Any:
-        return {"detail": [{"loc": ["body"], "msg": message, "type": code or "server_error"}]}
-
-    def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
-        if rec.method == "PUT" and (m := re.fullmatch(r"/[^/]+/[^/]+/requests/([^/]+)/cancel", rec.path)):
-            srv.job(m[1]).cancelled = True
-            return "cancel", {"status": "CANCELLATION_REQUESTED"}
-        if m := re.fullmatch(r"/([^/]+/[^/]+)/requests/([^/]+)(/status)?", rec.path):
-            job = srv.job(m[2])
-            state, _ = job.state(time.time())
-            if m[3]:
-                status = {"queued": "IN_QUEUE", "running": "IN_PROGRESS"}.get(state, "COMPLETED")
-                body: dict[str, Any] = {"status": status, "request_id": job.id, "logs": None}
-                if status == "IN_QUEUE":
-                    body["queue_position"] = 0
-                if status == "COMPLETED":
-                    body["metrics"] = {"inference_time": 0.1}
-                if state == "failed":
-                    body.update(error="Generation failed: output flagged", error_type="content_policy_violation")
-                return "poll", body
-            return "result", {"video": {"url": f"{srv.cdn}/cdn/{job.id}.mp4", "content_type": "video/mp4"}}
-        if m := re.fullmatch(r"/cdn/([^/.]+)\.mp4", rec.path):
-            return "download", Download(srv.job(m[1]), clip_bytes(srv.job(m[1]).seconds))
-        if rec.method == "POST":
-            return "submit", lambda: self.create(srv, rec.path.lstrip("/"), json.loads(rec.body))
-        raise Reply(404, self.error(404, f"no route {rec.path}"))
-
-    def create(self, srv: FakeServer, app: str, body: dict[str, Any]) -> Any:
-        if "FORBIDDEN" in body["prompt"]:
-            raise Reply(422, self.error(422, "The content could not be processed because it contained material "
-                                        "flagged by a content checker.", "content_policy_violation"))
-        if body.get("duration") not in ("5", "10") or body.get("aspect_ratio") not in ("16:9", "9:16", "1:1"):
-            raise Reply(422, self.error(422, "duration or aspect_ratio invalid", "literal_error"))
-        job = srv.create("video", body, body["prompt"], float(body["duration"]))
-        hold_and_maybe_lose(srv, job)
-        base = f"{srv.url}/{'/'.join(app.split('/')[:2])}/requests/{job.id}"
-        return {"request_id": job.id, "response_url": base, "status_url": f"{base}/status",
-                "cancel_url": f"{base}/cancel", "queue_position": 0}
-
-
-class Predictions(Protocol):
-    """Replicate's ``/v1/models/{o}/{n}/predictions`` and ``/v1/predictions/{id}`` (RFC 7807 errors)."""
-
-    def error(self, status: int, message: str, code: str | None = None) -> Any:
-        return {"type": "about:blank", "title": code or "error", "status": status, "detail": message}
-
-    def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
-        if rec.method == "POST" and (m := re.fullmatch(r"/v1/models/([^/]+/[^/]+)/predictions", rec.path)):
-            return "submit", lambda: self.create(srv, m[1], json.loads(rec.body)["input"])
-        if m := re.fullmatch(r"/v1/predictions/([^/]+)(/cancel)?", rec.path):
-            job = srv.job(m[1])
-            if m[2]:
-                job.cancelled = True
-            return ("cancel" if m[2] else "poll"), self.prediction(srv, job)
-        if m := re.fullmatch(r"/cdn/([^/.]+)\.mp4", rec.path):
-            return "download", Download(srv.job(m[1]), clip_bytes(srv.job(m[1]).seconds))
-        raise Reply(404, self.error(404, f"no route {rec.path}", "Not found"))
-
-    def create(self, srv: FakeServer, model: str, inputs: dict[str, Any]) -> Any:
-        if not 4 <= inputs.get("duration", 0) <= 15 or ("image" in inputs and "reference_images" in inputs):
-            raise Reply(422, self.error(422, "Input validation failed", "Invalid input"))
-        job = srv.create(model, inputs, inputs["prompt"], float(inputs["duration"]))
-        hold_and_maybe_lose(srv, job)
-        return 201, self.prediction(srv, job), {}
-
-    def prediction(self, srv: FakeServer, job: Any) -> dict[str, Any]:
-        state, _ = job.state(time.time())
-        status = {"queued": "starting", "running": "processing", "cancelled": "canceled"}.get(state, state)
-        return {"id": job.id, "model": job.kind, "version": "v1", "status": status, "input": job.body,
-                "output": f"{srv.cdn}/cdn/{job.id}.mp4" if status == "succeeded" else None,
-                "error": "The output was flagged as sensitive (E005)" if status == "failed" else None,
-                "logs": "", "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(job.created)),
-                "urls": {"get": f"{srv.url}/v1/predictions/{job.id}",
-                         "cancel": f"{srv.url}/v1/predictions/{job.id}/cancel"}}
 
 
 @pytest.fixture
@@ -149,7 +56,7 @@ def test_fal_text_model_and_sdk_parses_our_replies(fal: FakeServer, tmp_path) ->
 
 
 def test_fal_faults_and_422_moderation(fal: FakeServer, tmp_path) -> None:
-    survives_faults(fal, tmp_path / "a", f"fal:{FAL_MODEL}")
+    survives_faults(fal, tmp_path / "a", f"fal:{FAL_MODEL}", cancels=False)  # a running request may not stop
     assert "content checker" in moderated(fal, tmp_path / "b", f"fal:{FAL_MODEL}")
 
 
@@ -166,6 +73,12 @@ def test_replicate_references_natively_and_sdk_parses_our_replies(rep: FakeServe
 def test_replicate_faults_and_failed_prediction(rep: FakeServer, tmp_path) -> None:
     survives_faults(rep, tmp_path / "a", f"replicate:{REP_MODEL}")
     assert "E005" in moderated(rep, tmp_path / "b", f"replicate:{REP_MODEL}")
+
+
+def test_replicate_lost_submit_reply_is_found_in_the_prediction_list(rep: FakeServer, tmp_path) -> None:
+    rep.faults.lose_reply = 1  # the prediction is created, the reply is a 500
+    assert_all_done(run(tmp_path, f"replicate:{REP_MODEL}"))
+    assert sum(rep.creates.values()) == 2 and rep.requests_to("GET", "/v1/predictions")
 
 
 def test_users_add_models_in_yaml_without_code(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

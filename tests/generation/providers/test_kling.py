@@ -5,87 +5,22 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
 import time
-import uuid
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from fakes.kling import ACCESS, ENDPOINTS, SECRET, KlingApi
 from PIL import Image
-from providerkit import Download, FakeServer, Protocol, Recorded, Reply, clip_bytes, hold_and_maybe_lose, run
+from providerkit import (
+    FakeServer,
+    Recorded,
+    run,
+)
 
 from mvpipe.errors import InputError
 from mvpipe.generation.providers.kling import KlingProvider, jwt_hs256
-
-ACCESS, SECRET = "ak-test-kling-0001", "sk-test-kling-secret-0002-padded-to-32-bytes"
-_HTTP_CODE = {400: 1200, 401: 1004, 404: 1203, 429: 1302, 500: 5000, 503: 5001, 504: 5002}
-_ENDPOINTS = "text2video|image2video|multi-image2video"
-
-
-class KlingApi(Protocol):
-    """``/v1/videos/{endpoint}`` create and query, as Kling's General Info and model pages describe."""
-
-    def __init__(self) -> None:
-        self.balance = True
-        self.external: dict[str, str] = {}
-
-    def auth_ok(self, headers: dict[str, str], key: str) -> bool:
-        token = headers.get("authorization", "").removeprefix("Bearer ")
-        try:
-            claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer=ACCESS,
-                                options={"require": ["exp", "nbf", "iss"]})
-        except jwt.PyJWTError:
-            return False
-        return 0 < claims["exp"] - time.time() <= 1800
-
-    def error(self, status: int, message: str, code: Any = None) -> Any:
-        return {"code": code if isinstance(code, int) else _HTTP_CODE.get(status, 5000), "message": message,
-                "request_id": uuid.uuid4().hex}
-
-    def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
-        if rec.method == "POST" and (m := re.fullmatch(rf"/v1/videos/({_ENDPOINTS})", rec.path)):
-            return "submit", lambda: self.create(srv, m[1], json.loads(rec.body))
-        if m := re.fullmatch(rf"/v1/videos/({_ENDPOINTS})/([^/]+)", rec.path):
-            job = srv.job(self.external.get(m[2], m[2]))
-            return "poll", {"code": 0, "message": "SUCCEED", "request_id": "r", "data": self.task(srv, job)}
-        if m := re.fullmatch(r"/cdn/([^/.]+)\.mp4", rec.path):
-            return "download", Download(srv.job(m[1]), clip_bytes(srv.job(m[1]).seconds))
-        raise Reply(404, self.error(404, f"no route {rec.path}"))
-
-    def create(self, srv: FakeServer, endpoint: str, body: dict[str, Any]) -> Any:
-        if not self.balance:
-            raise Reply(429, self.error(429, "resource pack exhausted", 1102))
-        if "FORBIDDEN" in body["prompt"]:
-            raise Reply(400, self.error(400, "Failure to pass the risk control system", 1301))
-        v3 = body["model_name"] == "kling-v3"
-        if body["duration"] not in ([str(n) for n in range(3, 16)] if v3 else ["5", "10"]):
-            raise Reply(400, self.error(400, f"invalid duration {body['duration']!r}", 1201))
-        for image in [body.get("image")] + [i["image"] for i in body.get("image_list", [])]:
-            if image is not None:
-                Image.open(io.BytesIO(base64.b64decode(image, validate=True))).load()  # raw base64, no data: prefix
-        if endpoint == "multi-image2video" and (body["model_name"] != "kling-v1-6" or len(body["image_list"]) > 4):
-            raise Reply(400, self.error(400, "image_list: kling-v1-6 takes up to 4 images", 1201))
-        if body["external_task_id"] in self.external:
-            raise Reply(400, self.error(400, "external_task_id already exists", 1201))
-        job = srv.create(endpoint, body, body["prompt"], float(body["duration"]))
-        self.external[body["external_task_id"]] = job.id
-        hold_and_maybe_lose(srv, job)
-        return {"code": 0, "message": "SUCCEED", "request_id": "r", "data": self.task(srv, job)}
-
-    def task(self, srv: FakeServer, job: Any) -> dict[str, Any]:
-        state, _ = job.state(time.time())
-        status = {"queued": "submitted", "running": "processing", "succeeded": "succeed"}.get(state, "failed")
-        data: dict[str, Any] = {"task_id": job.id, "task_status": status, "created_at": int(job.created * 1000),
-                                "updated_at": int(time.time() * 1000),
-                                "task_info": {"external_task_id": job.body["external_task_id"]}}
-        if status == "failed":
-            data["task_status_msg"] = "Failure to pass the risk control system"
-        if status == "succeed":
-            data["task_result"] = {"videos": [{"id": job.id, "url": f"{srv.cdn}/cdn/{job.id}.mp4",
-                                               "duration": f"{job.seconds:g}"}]}
-        return data
 
 
 @pytest.fixture
@@ -98,7 +33,7 @@ def srv(monkeypatch: pytest.MonkeyPatch):
 
 
 def _submits(srv: FakeServer) -> list[Recorded]:
-    return srv.requests_to("POST", rf"/v1/videos/({_ENDPOINTS})")
+    return srv.requests_to("POST", rf"/v1/videos/({ENDPOINTS})")
 
 
 def _submit_of(srv: FakeServer, words: str) -> tuple[str, dict[str, Any]]:
@@ -171,11 +106,18 @@ def test_moderation_at_submit_and_in_the_task_fail_the_shot(srv: FakeServer, tmp
     assert "risk control" in (result[("road", 0)].error or "")
 
 
-def test_stuck_job_is_resubmitted_once_and_truncated_download_refetched(srv: FakeServer, tmp_path) -> None:
+def test_stuck_job_is_never_paid_twice_and_truncated_download_refetched(srv: FakeServer, tmp_path) -> None:
+    """Kling has no cancel: a job past the stall limit stops its shot (naming the job); the next run
+    resumes polling it instead of paying for another."""
     srv.faults.stuck, srv.faults.truncate = 1, 1
     result = run(tmp_path, "kling:kling-v2-6")
+    [stuck] = [j for j in srv.jobs.values() if j.stuck]
+    assert sorted(t.status for t in result.values()) == ["done", "failed"]
+    assert any(stuck.id in (t.error or "") for t in result.values())
+    stuck.stuck = False
+    result = run(tmp_path, "kling:kling-v2-6")
     assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
-    assert sum(srv.creates.values()) == 3  # the stuck job, its replacement, the other shot
+    assert sum(srv.creates.values()) == 2  # one job a shot, never a second
     assert sorted(srv.downloads.values()) == [1, 2]  # the truncated file was fetched again
 
 

@@ -5,81 +5,20 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
-import time
 import uuid
 from typing import Any
 
 import lumaai
 import pytest
+from fakes.luma import KEY, LumaGenerations
 from PIL import Image
 from providerkit import (
-    Download,
     FakeServer,
-    Protocol,
-    Recorded,
-    Reply,
     assert_all_done,
-    clip_bytes,
-    hold_and_maybe_lose,
     moderated,
     run,
     survives_faults,
 )
-
-KEY = "luma-api-test-0004"
-
-
-class LumaGenerations(Protocol):
-    """Both surfaces: ``agents`` switches field names, states and output shape."""
-
-    def __init__(self, agents: bool) -> None:
-        self.agents = agents
-        self.prefix = "/v1" if agents else "/dream-machine/v1"
-
-    def error(self, status: int, message: str, code: str | None = None) -> Any:
-        return {"detail": message}
-
-    def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
-        if rec.method == "POST" and rec.path == f"{self.prefix}/generations":
-            return "submit", lambda: self.create(srv, json.loads(rec.body))
-        if rec.method == "GET" and rec.path == f"{self.prefix}/generations" and not self.agents:
-            gens = [self.generation(srv, job) for job in sorted(srv.jobs.values(), key=lambda j: -j.created)]
-            return "list", {"generations": gens[:int(rec.query.get("limit", ["10"])[0])], "count": len(gens),
-                            "has_more": False, "limit": 100, "offset": 0}
-        if m := re.fullmatch(rf"{self.prefix}/generations/([^/]+)", rec.path):
-            return "poll", self.generation(srv, srv.job(m[1]))
-        if m := re.fullmatch(r"/cdn/([^/.]+)\.mp4", rec.path):
-            return "download", Download(srv.job(m[1]), clip_bytes(srv.job(m[1]).seconds))
-        raise Reply(404, self.error(404, f"no route {rec.path}"))
-
-    def create(self, srv: FakeServer, body: dict[str, Any]) -> Any:
-        video = body.get("video", {}) if self.agents else body
-        allowed = ("5s", "10s") if self.agents else ("5s", "9s")
-        if video.get("duration") not in allowed or body["aspect_ratio"] not in ("16:9", "9:16", "1:1", "3:4"):
-            raise Reply(400, self.error(400, f"invalid duration or aspect: {video.get('duration')}"))
-        if self.agents and "start_frame" in video:
-            Image.open(io.BytesIO(base64.b64decode(video["start_frame"]["data"]))).load()
-        job = srv.create("video", body, body["prompt"], float(video["duration"][:-1]))
-        hold_and_maybe_lose(srv, job)
-        return 201, self.generation(srv, job), {}
-
-    def generation(self, srv: FakeServer, job: Any) -> dict[str, Any]:
-        state, _ = job.state(time.time())
-        luma_state = {"running": "processing" if self.agents else "dreaming", "succeeded": "completed"}.get(state,
-                                                                                                            state)
-        url = f"{srv.cdn}/cdn/{job.id}.mp4?X-Amz-Expires=3600" if state == "succeeded" else None
-        gen: dict[str, Any] = {"id": job.id, "state": luma_state, "model": job.body.get("model"),
-                               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(job.created))}
-        if self.agents:
-            gen.update(type="video", output=[{"type": "video", "url": url}] if url else [],
-                       failure_code="content_moderated" if state == "failed" else None,
-                       failure_reason="Prompt not allowed" if state == "failed" else None)
-        else:
-            gen.update(generation_type="video", assets={"video": url} if url else None,
-                       failure_reason="400: prompt not allowed because advanced moderation failed"
-                       if state == "failed" else None, request=job.body)
-        return gen
 
 
 def _server(monkeypatch: pytest.MonkeyPatch, agents: bool):
@@ -104,7 +43,7 @@ def agents(monkeypatch: pytest.MonkeyPatch):
 
 def _bodies(srv: FakeServer) -> dict[str, dict[str, Any]]:
     return {json.loads(r.body)["prompt"].split()[0]: json.loads(r.body)
-            for r in srv.requests_to("POST", rf"{srv.protocol.prefix}/generations")}
+            for r in srv.requests_to("POST", rf"{srv.protocol.prefix}/generations(/video)?")}
 
 
 def test_dream_machine_text_shots_parse_with_the_official_sdk(dream: FakeServer, tmp_path) -> None:
@@ -120,7 +59,8 @@ def test_dream_machine_text_shots_parse_with_the_official_sdk(dream: FakeServer,
 def test_agents_api_sends_the_first_frame_inline(agents: FakeServer, tmp_path) -> None:
     assert_all_done(run(tmp_path, "luma-agents:ray-3.2"))
     mara = _bodies(agents)["mara"]
-    assert (mara["type"], mara["model"], mara["video"]["duration"]) == ("video", "ray-3.2", "10s")
+    # "10s clips support text-to-video only": a shot starting from an image is asked at 5 s
+    assert (mara["type"], mara["model"], mara["video"]["duration"]) == ("video", "ray-3.2", "5s")
     with Image.open(io.BytesIO(base64.b64decode(mara["video"]["start_frame"]["data"]))) as frame:
         assert frame.size == (1280, 720) and mara["video"]["start_frame"]["media_type"] == "image/png"
 

@@ -19,7 +19,7 @@ def test_json_lists_every_registered_provider_and_model(capsys: pytest.CaptureFi
     assert {r["name"] for r in rows} == expected
     assert {"footage:clip", "animatic:card"} <= expected
     for r in rows:
-        assert {"durations", "sizes", "max_references", "native_audio", "price_per_second", "key_configured",
+        assert {"durations", "shapes", "max_references", "native_audio", "price_per_second", "key_configured",
                 "retired", "retires"} <= r.keys()
 
 

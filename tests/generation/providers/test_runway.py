@@ -7,10 +7,11 @@ import io
 import json
 from dataclasses import replace
 
-from fakeserver import FakeServer, Faults, RunwayTasks
+from fakes.server import FakeServer, Faults, RunwayTasks
 from genkit import FAST, clip_request, plan_of
 from PIL import Image
 
+from mvpipe.generation.journal import Journal
 from mvpipe.generation.provider import Take
 from mvpipe.generation.runner import RunnerSettings, generate
 from mvpipe.workspace import Workspace
@@ -40,7 +41,7 @@ def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, wo
     assert [r["tag"] for r in kf_body["referenceImages"]] == ["mara"]
     assert base64.b64decode(kf_body["referenceImages"][0]["uri"].split(",")[1]) == mara.references[0].read_bytes()
     keyframe = Image.open(io.BytesIO(base64.b64decode(i2v_body["promptImage"].split(",")[1])))
-    assert keyframe.size == (1, 1), "the keyframe the server made is the clip's first frame"
+    assert keyframe.size == (1280, 720), "the keyframe the server made, fitted to the clip's ratio, starts the clip"
     assert i2v_body["duration"] == 4 and i2v_body["ratio"] == "1280:720" and i2v_body["model"] == "gen4_turbo"
     assert kf.at < i2v.at
     assert all(r.headers.get("authorization") == f"Bearer {srv.key}" and r.headers["x-runway-version"] ==
@@ -76,12 +77,14 @@ def test_refused_signed_link_is_refreshed_by_polling_again(tmp_path, workspace, 
         assert take.status == "done" and len([r for r in srv.log if r.path.startswith("/cdn/")]) == 2
 
 
-def test_moderation_failure_carries_runways_reason(tmp_path, workspace, point_at):
+def test_moderation_failure_carries_runways_reason_and_is_recorded_as_spent(tmp_path, workspace, point_at):
+    """SAFETY.INPUT.* failures are "not refundable" (runwayml/skills rw-api-reference, checked 2026-12-02)."""
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
-        take = _take(tmp_path, workspace, prompt="FORBIDDEN", size="320x180")
+        take = _take(tmp_path, workspace, prompt="FORBIDDEN")
     assert take.status == "failed" and take.error == ("Your prompt was flagged by our content moderation. "
                                                       "(SAFETY.INPUT.TEXT)")
+    assert Journal(workspace.journal).spent() == 4 * 0.12  # gen4.5, 4 s, billed though it failed
 
 
 def test_5xx_on_submit_without_a_job_list_is_resubmitted_with_a_warning(tmp_path, workspace, point_at):
@@ -100,6 +103,6 @@ def test_internal_bad_output_is_submitted_once_more_then_reported(tmp_path, work
         take = _take(tmp_path, workspace)
         assert take.status == "done" and len(srv.jobs) == 2 and not srv.jobs[take.job_id].broken
         srv.faults.bad_output = 2
-        take = _take(tmp_path, workspace, "b", 2, size="320x180")
+        take = _take(tmp_path, workspace, "b", 2)
         assert take.status == "failed" and "INTERNAL.BAD_OUTPUT.CODE01" in take.error and "one retry" in take.error
         assert len(srv.jobs) == 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakeserver import FakeServer, Faults, GeminiVeo
+from fakes.server import FakeServer, Faults, GeminiVeo
 from genkit import FAST, clip_request, plan_of
 
 from mvpipe.generation.media import clip_seconds
@@ -25,7 +25,8 @@ def test_references_go_natively_as_assets_and_force_8_seconds(tmp_path, workspac
     _, with_refs = posts["mara waits"]
     [ref] = with_refs["instances"][0]["referenceImages"]
     assert ref["referenceType"] == "asset" and ref["image"]["mimeType"] == "image/png"
-    assert with_refs["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 8, "personGeneration": "allow_adult"}
+    assert with_refs["parameters"] == {"aspectRatio": "16:9", "resolution": "720p", "durationSeconds": 8,
+                                       "personGeneration": "allow_adult"}
     assert posts["shot b: a neon street at night"][1]["parameters"]["durationSeconds"] == 6
     assert clip_seconds(takes[("a", 0)].path) >= 7.9 and clip_seconds(takes[("b", 0)].path) >= 5.9
     assert takes[("a", 0)].cost_usd == pytest.approx(8 * 0.40) and takes.estimate.rows[0].seconds == 8
@@ -43,7 +44,7 @@ def test_a_chained_first_frame_replaces_references(tmp_path, workspace, point_at
 def test_safety_filtered_operation_fails_with_the_reason(tmp_path, workspace, point_at):
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
-        take = generate(plan_of([clip_request("veo", "a", 1, prompt="FORBIDDEN", size="320x180")], tmp_path), workspace,
+        take = generate(plan_of([clip_request("veo", "a", 1, prompt="FORBIDDEN")], tmp_path), workspace,
                         settings=FAST)[("a", 0)]
     assert take.status == "failed" and "may violate our usage guidelines" in take.error and take.cost_usd == 0
 

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakes import contracts
 from mvpipe.ffmpeg import ffmpeg_exe
 
 _CLIPS: dict[float, bytes] = {}
@@ -77,6 +78,8 @@ class Job:
     moderated: bool = False
     broken: bool = False
     cancelled: bool = False
+    bill: float = 0.0  # USD the provider charges once it succeeds (its price table, fakes/contracts.py)
+    bill_failed: bool = False  # charged even when it fails (Runway SAFETY.INPUT)
 
     def state(self, now: float) -> tuple[str, int]:
         """('queued'|'running'|'succeeded'|'failed'|'cancelled', progress %) at ``now``."""
@@ -105,6 +108,7 @@ class Recorded:
     body: bytes
     host: str
     at: float = field(default_factory=time.time)
+    status: int | None = None  # what the server answered
 
 
 class Reply(Exception):
@@ -161,9 +165,9 @@ class FakeServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def create(self, kind: str, body: dict[str, Any], prompt: str, seconds: float) -> Job:
+    def create(self, kind: str, body: dict[str, Any], prompt: str, seconds: float, bill: float = 0.0) -> Job:
         with self.lock:
-            job = Job(id=uuid.uuid4().hex[:16], kind=kind, body=body, prompt=prompt, seconds=seconds,
+            job = Job(id=uuid.uuid4().hex[:16], kind=kind, body=body, prompt=prompt, seconds=seconds, bill=bill,
                       created=time.time(), moderated=self.faults.moderate in prompt,
                       latency=next((v for k, v in self.faults.latency_for.items() if k in prompt), self.latency))
             if self.faults.stuck > 0:
@@ -175,6 +179,17 @@ class FakeServer:
             self.jobs[job.id] = job
             self.creates[prompt] += 1
         return job
+
+    def charged(self) -> float:
+        """USD billed so far: every job that succeeded, and failed ones the provider charges for."""
+        now = time.time()
+        return round(sum(j.bill for j in self.jobs.values()
+                         if j.state(now)[0] == "succeeded" or (j.bill_failed and j.state(now)[0] == "failed")), 6)
+
+    def refused(self) -> list[Recorded]:
+        """Requests answered with a 4xx other than 401/404/429: what the real API would have refused."""
+        return [r for r in self.log if r.status is not None and 400 <= r.status < 500
+                and r.status not in (401, 404, 429)]
 
     def job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
@@ -241,8 +256,10 @@ def _handler(srv: FakeServer) -> type[BaseHTTPRequestHandler]:
                 if isinstance(result, Download):
                     return self._download(result)
                 status, body, headers = (result if isinstance(result, tuple) else (200, result, {}))
+                rec.status = status
                 self._send(status, body, headers)
             except Reply as r:
+                rec.status = r.status
                 self._send(r.status, r.body, r.headers)
 
         def _fault(self, name: str, rec: Recorded) -> None:
@@ -309,6 +326,12 @@ def _handler(srv: FakeServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def check_contract(protocol: Protocol, refusal: contracts.Refusal | None) -> None:
+    """Answer as the real API does when its contract refuses the request."""
+    if refusal is not None:
+        raise Reply(refusal.status, protocol.error(refusal.status, refusal.message, refusal.code))
+
+
 def hold_and_maybe_lose(srv: FakeServer, job: Job) -> None:
     """After creating a job: hold the reply (crash window) or lose it (answer 500), as the faults say."""
     if srv.on_create:
@@ -356,9 +379,11 @@ class OpenAIVideos(Protocol):
         hint = {"openai-poll-after-ms": str(self.poll_after_ms)}
         if rec.method == "POST" and rec.path == "/v1/videos":
             body = _form(rec) if rec.headers.get("content-type", "").startswith("multipart/") else json.loads(rec.body)
+            check_contract(self, contracts.openai_create(body))
 
             def create() -> Any:
-                job = srv.create("video", body, body["prompt"], float(body.get("seconds", "4")))
+                job = srv.create("video", body, body["prompt"], float(body.get("seconds", "4")),
+                                 bill=contracts.openai_bill(body))
                 hold_and_maybe_lose(srv, job)
                 return 200, self.resource(srv, job), hint
             return "submit", create
@@ -392,12 +417,14 @@ class RunwayTasks(Protocol):
     def route(self, srv: FakeServer, rec: Recorded) -> tuple[str, Any]:
         if rec.method == "POST" and rec.path in ("/v1/image_to_video", "/v1/text_to_video", "/v1/text_to_image"):
             body = json.loads(rec.body)
-            if rec.path == "/v1/image_to_video" and "promptImage" not in body:
-                raise Reply(400, self.error(400, "promptImage: Required"))
+            endpoint = rec.path.removeprefix("/v1/")
+            check_contract(self, contracts.runway_create(endpoint, body))
             kind = "image" if rec.path.endswith("image") else "video"
 
             def create() -> Any:
-                job = srv.create(kind, body, body.get("promptText", ""), float(body.get("duration", 0)))
+                job = srv.create(kind, body, body.get("promptText", ""), float(body.get("duration", 0)),
+                                 bill=contracts.runway_bill(endpoint, body))
+                job.bill_failed = job.moderated  # SAFETY.INPUT failures are not refundable
                 hold_and_maybe_lose(srv, job)
                 return {"id": job.id}
             return "submit", create
@@ -449,10 +476,12 @@ class GeminiVeo(Protocol):
         if m := re.fullmatch(r"/v1beta/models/([^/:]+):predictLongRunning", rec.path):
             body = json.loads(rec.body)
             model = m[1]
+            check_contract(self, contracts.veo_create(body))
 
             def create() -> Any:
                 seconds = float(body["parameters"]["durationSeconds"])
-                job = srv.create("video", body, body["instances"][0]["prompt"], seconds)
+                job = srv.create("video", body, body["instances"][0]["prompt"], seconds,
+                                 bill=contracts.veo_bill(model, body))
                 hold_and_maybe_lose(srv, job)
                 return {"name": f"models/{model}/operations/{job.id}"}
             return "submit", create

@@ -1,0 +1,1 @@
+"""Test servers for every provider, and the contracts (accepted requests, errors, bills) they enforce."""
