@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # folders, and proxies (httpx would route the fake servers on 127.0.0.1 through one).
 # MVPIPE_SHARED only says where the third-party test media are; it is kept.
 _CHANGES_BEHAVIOUR = re.compile(
-    r"^(MVPIPE_(?!SHARED$).*|COMFYUI_.*|XDG_(CACHE|CONFIG|DATA)_HOME|MPLCONFIGDIR"
+    r"^(MVPIPE_(?!SHARED$).*|COMFYUI_.*|GATEWAY_.*|XDG_(CACHE|CONFIG|DATA)_HOME|MPLCONFIGDIR"
     r"|.*_(API_KEY|API_SECRET|API_TOKEN|ACCESS_KEY|SECRET_KEY|KEY|TOKEN|BASE_URL|QUEUE_URL|URL)"
     r"|(HTTPS?|ALL|NO)_PROXY|(https?|all|no)_proxy)$")
 
