@@ -13,7 +13,7 @@ import mir_eval
 import numpy as np
 import pytest
 
-from mvpipe import analysis
+from mvpipe.analysis import cache as analysis_cache
 from mvpipe.analysis import SongAnalysis, analyze
 from mvpipe.errors import InputError
 
@@ -138,9 +138,9 @@ def test_cache_from_another_algorithm_version_is_recomputed(songs, tmp_path, mon
     doc = json.loads(cached.read_text())
     doc["analysis"]["tempo"] = 999.0
     cached.write_text(json.dumps(doc))
-    monkeypatch.setattr(analysis, "ANALYSIS_VERSION", analysis.ANALYSIS_VERSION + 1)
+    monkeypatch.setattr(analysis_cache, "ANALYSIS_VERSION", analysis_cache.ANALYSIS_VERSION + 1)
     assert analyze(path, tmp_path).tempo == first.tempo
-    assert json.loads(cached.read_text())["analysis_version"] == analysis.ANALYSIS_VERSION
+    assert json.loads(cached.read_text())["analysis_version"] == analysis_cache.ANALYSIS_VERSION
 
 
 def test_progress_reports_steps(songs):
