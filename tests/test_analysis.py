@@ -216,13 +216,12 @@ def _drone(seconds: float, sr: int = 44100) -> np.ndarray:
     return 0.3 * np.sin(2 * np.pi * 110 * t) + 0.2 * np.sin(2 * np.pi * 165 * t)
 
 
-@pytest.mark.parametrize("kind", ["silence", "drone", "drone4s", "noise", "dc", "single_click"])
+@pytest.mark.parametrize("kind", ["silence", "drone", "drone4s", "dc", "single_click"])
 def test_beatless_audio_gives_no_beats_one_section_and_a_message(tmp_path, kind):
     sr = 44100
     single = np.zeros(10 * sr)
     single[3 * sr:3 * sr + 1000] = 0.8 * np.sin(np.arange(1000) / 3)
     y = {"silence": np.zeros(5 * sr), "drone": _drone(20), "drone4s": _drone(4),
-         "noise": 0.1 * np.random.default_rng(0).standard_normal(10 * sr),
          "dc": np.full(10 * sr, 0.5), "single_click": single}[kind]
     messages: list[str] = []
     result = analyze(_write(tmp_path / f"{kind}.wav", y, sr), progress=messages.append)
@@ -230,6 +229,27 @@ def test_beatless_audio_gives_no_beats_one_section_and_a_message(tmp_path, kind)
     assert result.beats == [] and result.downbeats == [] and result.tempo == 0.0
     assert [(s.start, s.end) for s in result.sections] == [(0.0, result.duration)]
     assert any("no beat found" in m for m in messages)
+
+
+@pytest.mark.parametrize("kind", ["white", "swells"])
+def test_sound_without_a_pulse_gets_an_even_grid_and_a_warning(tmp_path, kind):
+    sr = 22050
+    noise = 0.1 * np.random.default_rng(1).standard_normal(20 * sr)
+    if kind == "swells":  # ambient: noise rising and falling over 14 s, no onsets on any grid
+        noise *= 1 + np.sin(2 * np.pi * np.arange(len(noise)) / sr / 14)
+    messages: list[str] = []
+    result = analyze(_write(tmp_path / f"{kind}.wav", noise, sr), progress=messages.append)
+    _assert_valid(result)
+    assert not result.steady_pulse and result.tempo == pytest.approx(120.0, rel=0.02)
+    assert np.ptp(np.diff(result.beats)) < 0.03 and result.beats[-1] > result.duration - 1.0
+    assert any("no steady pulse" in w and "timing.bpm" in w for w in result.warnings)
+
+
+def test_a_song_with_a_pulse_is_not_flagged(songs):
+    result = analyze(songs["rock120"][0])
+    assert result.steady_pulse and not any("pulse" in w for w in result.warnings)
+    assert result.tempo_candidates[0].bpm == pytest.approx(result.tempo, rel=0.04)
+    assert 0.5 < result.confidence <= 1.0
 
 
 @pytest.mark.parametrize("variant", ["stereo", "8k", "96k", "quiet", "clipped"])

@@ -18,7 +18,7 @@ The stages, one module each, data flowing one way:
 """
 
 from mvpipe.analysis.cache import ANALYSIS_VERSION
-from mvpipe.analysis.model import Section, SongAnalysis
+from mvpipe.analysis.model import Section, SongAnalysis, TempoCandidate, TimingHints
 from mvpipe.analysis.pipeline import analyze
 
-__all__ = ["ANALYSIS_VERSION", "Section", "SongAnalysis", "analyze"]
+__all__ = ["ANALYSIS_VERSION", "Section", "SongAnalysis", "TempoCandidate", "TimingHints", "analyze"]

@@ -8,11 +8,12 @@ import numpy as np
 
 from mvpipe.analysis.common import FPS, backtrace
 
-_BPM_MIN, _BPM_MAX = 40.0, 240.0
+_BPM_MIN, _BPM_MAX = 40.0, 270.0
 _TEMPO_WIN_S = 8.0
 _TEMPO_STEP = 43  # frames between _tempogram columns (~0.5 s)
 _BPM_GRID = np.exp(np.arange(np.log(_BPM_MIN), np.log(_BPM_MAX), 0.01))
 
+_PRIOR_CENTRE = 120.0
 _PRIOR_OCTAVES = 0.8
 _PATH_SPAN = 1.4  # a local tempo may stray this far from the global one: a jump, not an octave
 _JUMP_COST = 6.0  # in columns of best-tempo evidence (~0.5 s each) that a tempo jump must earn
@@ -77,13 +78,36 @@ def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float) -> 
     return grid[backtrace(back, int(score.argmax()))]
 
 
-def local_bpm(onset: np.ndarray) -> np.ndarray:
-    """Tempo in BPM at every onset frame: the Viterbi path through the _tempogram around the tempo the
-    whole song favours under the prior."""
+class Periodicity:
+    """How periodic the whole song's onsets are at each tempo, and the evidence for a beat level that
+    combines it with a prior on the tempi people tap."""
+
+    def __init__(self, song_wide: np.ndarray) -> None:
+        self.song_wide = song_wide
+
+    def strength(self, bpm: float) -> float:
+        return float(np.interp(np.log(bpm), np.log(_BPM_GRID), self.song_wide))
+
+    def evidence(self, bpm: float) -> float:
+        """log periodicity + log prior: the tempo stage's word on ``bpm`` as the level people tap."""
+        return float(np.log(max(self.strength(bpm), 1e-3)) + log_prior(bpm))
+
+
+def log_prior(bpm: float | np.ndarray) -> float | np.ndarray:
+    """A log-normal prior on the tapped tempo, around 120 BPM."""
+    return -0.5 * (np.log2(np.asarray(bpm) / _PRIOR_CENTRE) / _PRIOR_OCTAVES) ** 2
+
+
+def local_bpm(onset: np.ndarray, near: float | None = None) -> tuple[np.ndarray, Periodicity]:
+    """Tempo in BPM at every onset frame, and the song's periodicity: the Viterbi path through the
+    tempogram around the tempo the whole song favours under the prior, or around ``near`` (the
+    user's word) when given."""
     tgram = _tempogram(onset)
-    # a log-normal prior around 120 BPM settles the metrical level when two are about as periodic
-    prior = np.exp(-0.5 * (np.log2(_BPM_GRID / 120.0) / _PRIOR_OCTAVES) ** 2)
-    song_wide = tgram.mean(axis=0) * prior
-    bpm_cols = _tempo_path(tgram, song_wide, float(_BPM_GRID[int(np.argmax(song_wide))]))
+    periodicity = Periodicity(tgram.mean(axis=0))
+    song_wide = periodicity.song_wide * np.exp(log_prior(_BPM_GRID))
+    centre = near if near is not None else float(_BPM_GRID[int(np.argmax(song_wide))])
+    if near is not None:  # the user's tempo fixes the level: only tempi near it may carry the path
+        song_wide = song_wide * (np.abs(np.log(_BPM_GRID / near)) < np.log(1.15))
+    bpm_cols = _tempo_path(tgram, song_wide, centre)
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
-    return np.interp(np.arange(len(onset)), cols, bpm_cols)
+    return np.interp(np.arange(len(onset)), cols, bpm_cols), periodicity
