@@ -13,8 +13,8 @@ import mir_eval
 import numpy as np
 import pytest
 
-from mvpipe.analysis import cache as analysis_cache
 from mvpipe.analysis import SongAnalysis, analyze
+from mvpipe.analysis import cache as analysis_cache
 from mvpipe.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -339,3 +339,12 @@ def test_three_four_is_not_read_at_a_related_tempo_in_four(tmp_path, groove, bpm
     result = analyze(path)
     assert result.meter == 3 and result.tempo == pytest.approx(bpm, rel=0.03)
     assert _f(truth["beats"], result.beats) >= 0.95
+
+
+@pytest.mark.parametrize(("name", "parts"), [
+    ("ritardando", [("A", 4, 130, None), ("B", 8, 130, 80)]),  # slows to under two thirds
+    ("accelerando", [("A", 10, 80, 140)]),  # speeds up by three quarters
+])
+def test_gradual_tempo_changes_beyond_a_third_are_followed_beat_by_beat(tmp_path, name, parts):
+    path, truth = _song(tmp_path, name, [gen.Part(lab, bars, "rock", a, b) for lab, bars, a, b in parts], seed=5)
+    assert _f(truth["beats"], analyze(path).beats) >= 0.95

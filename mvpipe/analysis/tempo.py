@@ -15,7 +15,10 @@ _BPM_GRID = np.exp(np.arange(np.log(_BPM_MIN), np.log(_BPM_MAX), 0.01))
 
 _PRIOR_CENTRE = 120.0
 _PRIOR_OCTAVES = 0.8
-_PATH_SPAN = 1.4  # a local tempo may stray this far from the global one: a jump, not an octave
+_PATH_SPAN = 2.3  # a local tempo may drift this far from the global one (a ritardando to under half)
+_CENTRE_PULL = 0.6  # evidence units per octave away from the song's tempo: a soul song at 120 with a strong
+# 2/3 (80) did not drift there at 0.6 (it did at 0.3); a ritardando 130 -> 80 was followed at 0.3 and 0.6, not 1.0
+_JUMP_SPAN = 1.4  # the largest sudden change of tempo between columns: a jump, not an octave
 _JUMP_COST = 6.0  # in columns of best-tempo evidence (~0.5 s each) that a tempo jump must earn
 _DRIFT_COST = 0.1  # per 1 % change of tempo between columns
 _SONG_WIDE_WEIGHT = 1.0  # how much the song-wide _tempogram can raise a column's own evidence
@@ -67,8 +70,10 @@ def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float) -> 
     grid = _BPM_GRID[allowed]
     obs = tgram[:, allowed] / np.maximum(tgram[:, allowed].max(axis=1, keepdims=True), 1e-10)
     obs = obs * (1.0 + _SONG_WIDE_WEIGHT * song_wide[allowed] / max(float(song_wide[allowed].max()), 1e-10))
+    obs = obs - _CENTRE_PULL * np.abs(np.log2(grid / centre_bpm))  # far from the song's tempo needs more evidence
     d = np.abs(np.log(grid[:, None] / grid[None, :])) / 0.01  # distance in grid steps
     trans = np.where(d > 3, -_JUMP_COST, -_DRIFT_COST * d)  # drift costs per 1 % step, a jump a constant
+    trans[d > np.log(_JUMP_SPAN) / 0.01] = -np.inf  # farther only by drifting: no octave jumps
     score = obs[0].copy()
     back = np.zeros(obs.shape, dtype=int)
     for i in range(1, len(obs)):
