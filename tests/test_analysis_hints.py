@@ -153,3 +153,23 @@ def test_analyze_json_carries_candidates_confidence_and_warnings(tmp_path: Path)
     bad = subprocess.run([sys.executable, "-m", "mvpipe.cli", "analyze", str(noise), "--meter", "0"],
                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert bad.returncode == 2 and "--meter" in bad.stderr
+
+
+def test_plan_warns_when_the_song_has_no_pulse_and_says_which_keys_fix_it(tmp_path: Path) -> None:
+    sr = 22050
+    wavfile.write(tmp_path / "ambient.wav", sr,
+                  (0.1 * np.random.default_rng(4).standard_normal(20 * sr)).astype(np.float32))
+    board = tmp_path / "board.yaml"
+    board.write_text("mvpipe: 1\nsong: ambient.wav\ngenerator: animatic\nshots:\n"
+                     "  - id: a\n    length: 2 bars\n    prompt: fog\n  - id: b\n    prompt: sea\n")
+    env = {"PYTHONPATH": str(ROOT), "MVPIPE_CACHE": str(tmp_path / "c"), "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "mvpipe.cli", "plan", str(board)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: no steady pulse" in proc.stderr and "timing.bpm" in proc.stderr
+    board.write_text(board.read_text().replace("generator:", "timing: {bpm: 90}\ngenerator:"))
+    proc = subprocess.run([sys.executable, "-m", "mvpipe.cli", "plan", str(board), "--json"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    segments = json.loads(proc.stdout)["segments"]
+    assert segments[0]["end"] - segments[0]["start"] == pytest.approx(8 * 60 / 90, abs=0.05)  # 2 bars at 90
