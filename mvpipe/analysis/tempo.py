@@ -58,15 +58,15 @@ def _tempogram(onset: np.ndarray) -> np.ndarray:
     return score + _BAR_COMB_WEIGHT * np.maximum(at(3), at(4))
 
 
-def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float) -> np.ndarray:
-    """Viterbi path through tempo (BPM per column) within a factor _PATH_SPAN of ``centre_bpm``.
+def _tempo_path(tgram: np.ndarray, song_wide: np.ndarray, centre_bpm: float, span: float) -> np.ndarray:
+    """Viterbi path through tempo (BPM per column) within a factor ``span`` of ``centre_bpm``.
 
     Each column's evidence is its own _tempogram weighted up where the song-wide one agrees, so a
     steady song is not talked into a related tempo (4/3, 3/4 in swing) by a few bars, while a
     tempo with no local support gets none from the rest of the song; drift costs a little per step
     and a jump a constant however far it goes, so an accelerando or a real tempo change is followed.
     """
-    allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(_PATH_SPAN)
+    allowed = np.abs(np.log(_BPM_GRID / centre_bpm)) < np.log(span)
     grid = _BPM_GRID[allowed]
     obs = tgram[:, allowed] / np.maximum(tgram[:, allowed].max(axis=1, keepdims=True), 1e-10)
     obs = obs * (1.0 + _SONG_WIDE_WEIGHT * song_wide[allowed] / max(float(song_wide[allowed].max()), 1e-10))
@@ -113,6 +113,6 @@ def local_bpm(onset: np.ndarray, near: float | None = None) -> tuple[np.ndarray,
     centre = near if near is not None else float(_BPM_GRID[int(np.argmax(song_wide))])
     if near is not None:  # the user's tempo fixes the level: only tempi near it may carry the path
         song_wide = song_wide * (np.abs(np.log(_BPM_GRID / near)) < np.log(1.15))
-    bpm_cols = _tempo_path(tgram, song_wide, centre)
+    bpm_cols = _tempo_path(tgram, song_wide, centre, _PATH_SPAN if near is None else _JUMP_SPAN)
     cols = np.arange(len(bpm_cols)) * _TEMPO_STEP
     return np.interp(np.arange(len(onset)), cols, bpm_cols), periodicity
