@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -31,3 +34,14 @@ def grid_analysis(bpm: float = 120.0, meter: int = 4, duration: float = 60.0, fi
                         downbeats=beats[::meter],
                         sections=[Section(start=a, end=b, label=lab, energy=1.0) for a, b, lab in secs],
                         energy_hop=0.1, energy=[0.0] * int(duration * 10))
+
+
+@cache
+def eval_generator():
+    """scripts/make_eval_set.py as a module: songs with exact beat, downbeat and section truth."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_eval_set", root / "scripts" / "make_eval_set.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

@@ -3,33 +3,23 @@ generator (numpy renderer), decoded through the real FFmpeg and analysed by the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import mir_eval
 import numpy as np
 import pytest
+from support import eval_generator
 
 from mvpipe.analysis import SongAnalysis, analyze
 from mvpipe.analysis import cache as analysis_cache
 from mvpipe.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MVPIPE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_eval_set", ROOT / "scripts" / "make_eval_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
+gen = eval_generator()
 
 
 def _song(out_dir: Path, name: str, parts: list, seed: int = 7) -> tuple[Path, dict]:

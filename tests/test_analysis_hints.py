@@ -3,7 +3,6 @@ formats (and their errors by line), and the analysis following what the user sai
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.io import wavfile
+from support import eval_generator
 
 from mvpipe.analysis import TimingHints, analyze
 from mvpipe.analysis.hints import read_beat_times
@@ -21,17 +21,9 @@ from mvpipe.storyboard import load
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_eval_set", ROOT / "scripts" / "make_eval_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def rock172(tmp_path_factory) -> tuple[Path, dict]:
-    gen = _generator()
+    gen = eval_generator()
     out = tmp_path_factory.mktemp("hints")
     parts = [gen.Part("A", 4, "rock", 172), gen.Part("B", 4, "rock", 172)]
     return out / "rock172.wav", gen.make(gen.Song("rock172", "test", "numpy", 7, parts), out)
