@@ -16,17 +16,18 @@ _EXPORTS = {
     "load": "mvpipe.api", "analyze": "mvpipe.api", "plan": "mvpipe.api", "estimate": "mvpipe.api",
     "render": "mvpipe.api", "RenderReport": "mvpipe.api", "init": "mvpipe.api",
     "batch": "mvpipe.api", "BatchReport": "mvpipe.channel",
-    "Storyboard": "mvpipe.storyboard", "SongAnalysis": "mvpipe.analysis", "Plan": "mvpipe.planner",
+    "Storyboard": "mvpipe.storyboard", "SongAnalysis": "mvpipe.analysis", "TimingHints": "mvpipe.analysis",
+    "Plan": "mvpipe.planner",
     "InputError": "mvpipe.errors", "MvpipeError": "mvpipe.errors",
 }
 
 __all__ = [
     "__version__", "load", "analyze", "plan", "estimate", "render", "RenderReport", "init", "batch", "BatchReport",
-    "Storyboard", "SongAnalysis", "Plan", "InputError", "MvpipeError",
+    "Storyboard", "SongAnalysis", "TimingHints", "Plan", "InputError", "MvpipeError",
 ]
 
 if TYPE_CHECKING:
-    from mvpipe.analysis import SongAnalysis
+    from mvpipe.analysis import SongAnalysis, TimingHints
     from mvpipe.api import RenderReport, analyze, batch, estimate, init, load, plan, render
     from mvpipe.channel import BatchReport
     from mvpipe.errors import InputError, MvpipeError

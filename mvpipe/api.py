@@ -26,7 +26,7 @@ from mvpipe.storyboard import Storyboard
 from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
 
 if TYPE_CHECKING:
-    from mvpipe.analysis import SongAnalysis
+    from mvpipe.analysis import SongAnalysis, TimingHints
     from mvpipe.channel import BatchReport
     from mvpipe.generation.provider import Take
     from mvpipe.generation.runner import Estimate, GenerationResult
@@ -96,14 +96,15 @@ def load(storyboard: Path | str, *, generator: str | None = None, output: Path |
     return load_file(storyboard).with_overrides(generator=generator, output=Path(output) if output else None)
 
 
-def analyze(song: Path | str, *, progress: Progress | None = None) -> SongAnalysis:
-    """Tempo, beats, downbeats, meter, sections and energy of ``song``, cached by its content."""
+def analyze(song: Path | str, *, hints: TimingHints | None = None, progress: Progress | None = None) -> SongAnalysis:
+    """Tempo, beats, downbeats, meter, sections and energy of ``song``, cached by its content; ``hints``
+    is the user's word where the song is ambiguous (bpm, meter, first downbeat, a beats file)."""
     from mvpipe.analysis import analyze as analyze_song
     from mvpipe.assembly.probe import header_seconds
 
     song = Path(song)
     _say(progress, f"analysing {song.name}")
-    result = analyze_song(song, Workspace(Path(".")).analysis, progress=progress)
+    result = analyze_song(song, Workspace(Path(".")).analysis, progress=progress, hints=hints)
     said = header_seconds(song)
     if said is not None and result.duration < said - 1.0:
         _say(progress, f"warning: {song}: its header says {said:.1f} s but only {result.duration:.1f} s decode; the "
@@ -134,11 +135,19 @@ def plan(storyboard: Storyboard | Path | str, *, take_numbers: dict[str, int] | 
                            "works only where an endpoint still serves it. Choose another generator before paying.")
     if take_numbers is None:
         take_numbers = workspace_of(board).take_numbers()
-    result = plan_board(board, analyze(board.song, progress=progress), capabilities, take_numbers=take_numbers)
-    for warning in result.warnings:
-        if progress:
-            progress(f"warning: {warning}")
+    song = analyze(board.song, hints=hints_of(board), progress=progress)
+    result = plan_board(board, song, capabilities, take_numbers=take_numbers)
+    for warning in [*song.warnings, *result.warnings]:
+        _say(progress, f"warning: {warning}")
     return result
+
+
+def hints_of(board: Storyboard) -> TimingHints:
+    """The storyboard's ``timing.bpm``, ``meter``, ``first_downbeat`` and ``beats``, for :func:`analyze`."""
+    from mvpipe.analysis import TimingHints
+
+    timing = board.timing
+    return TimingHints(bpm=timing.bpm, meter=timing.meter, first_downbeat=timing.first_downbeat, beats=timing.beats)
 
 
 def estimate(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None = None,
@@ -210,7 +219,7 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
     report.outputs = [_assemble(result, output, takes, workspace, jobs or workers, executor, progress)
                       for output in outputs]      # every output cuts the same takes: nothing is paid again
     if export:
-        song = analyze(board.song)                # cached: the plan above analysed it
+        song = analyze(board.song, hints=hints_of(board))   # cached: the plan above analysed it
         for video, output in zip(report.outputs, outputs, strict=True):
             video.exports = [str(p) for p in export_timelines(workspace, for_output(result, output), takes, song,
                                                               export)]

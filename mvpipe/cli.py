@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("song", type=Path)
     a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
     a.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the analysis to a PNG")
+    a.add_argument("--bpm", type=float, help="the beat level you hear (as timing.bpm)")
+    a.add_argument("--meter", type=int, help="beats a bar (as timing.meter)")
+    a.add_argument("--first-downbeat", type=float, metavar="SECONDS",
+                   help="where a bar starts (as timing.first_downbeat)")
+    a.add_argument("--beats", type=Path, metavar="FILE", help="beat times made elsewhere (as timing.beats)")
 
     pl = sub.add_parser("plan", help="the cut list, requested clip lengths and estimated cost")
     pl.add_argument("storyboard", type=Path)
@@ -190,10 +195,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _analyze(song: Path, progress: Callable[[str], None] | None):
+def _analyze(song: Path, progress: Callable[[str], None] | None, timing: object = None):
+    """Analyse ``song`` with the user's word from ``timing`` (the analyze command's --bpm, --meter,
+    --first-downbeat and --beats)."""
     from mvpipe import api
+    from mvpipe.analysis import TimingHints
 
-    return api.analyze(song, progress=progress)
+    hints = TimingHints(**{k: getattr(timing, k, None) for k in ("bpm", "meter", "first_downbeat", "beats")})
+    return api.analyze(song, hints=hints, progress=progress)
 
 
 def _check_plot(plot: Path | None, inputs: list[tuple[Path, str, bool]]) -> None:
@@ -206,7 +215,13 @@ def _check_plot(plot: Path | None, inputs: list[tuple[Path, str, bool]]) -> None
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     _check_plot(args.plot, [(args.song, "the song", False)])
-    result = _analyze(args.song, _progress)
+    for name, low, high in (("bpm", 20, 400), ("meter", 1, 16), ("first_downbeat", 0, None)):
+        value = getattr(args, name)
+        if value is not None and (value < low or (high is not None and value > high)):
+            raise InputError(f"--{name.replace('_', '-')} {value:g} is out of range ({low} to {high or 'the end'}).")
+    result = _analyze(args.song, _progress, args)
+    for warning in result.warnings:
+        _progress(f"warning: {warning}")
     if args.plot:
         from mvpipe.plot import plot_analysis
 
@@ -216,7 +231,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(result.model_dump_json(indent=2))
     else:
         print(f"{args.song.name}: {result.duration:.2f}s, {result.tempo:.1f} BPM, {result.meter}/4, "
-              f"{len(result.beats)} beats, {len(result.downbeats)} bars")
+              f"{len(result.beats)} beats, {len(result.downbeats)} bars, level confidence {result.confidence:.2f}")
         for sec in result.sections:
             print(f"  {sec.start:7.2f}–{sec.end:7.2f}s  {sec.label:<4} energy {sec.energy:.2f}")
     return 0
@@ -233,7 +248,7 @@ def _plan(board: Storyboard, progress: Callable[[str], None] | None, take_number
     from mvpipe import api
 
     result = api.plan(board, take_numbers=take_numbers, progress=progress)
-    return _analyze(board.song, None), result
+    return api.analyze(board.song, hints=api.hints_of(board)), result
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

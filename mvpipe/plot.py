@@ -57,7 +57,9 @@ def plot_analysis(analysis: SongAnalysis, song: Path, out_png: Path, cuts: list[
     wave_ax.set_yticks([])
     wave_ax.set_xlim(0, duration)
     wave_ax.legend(loc="lower right", fontsize=8, framealpha=0.8)
-    wave_ax.set_title(f"{analysis.tempo:.1f} BPM, {analysis.meter} beats per bar, "
+    level = (f"level confidence {analysis.confidence:.2f}" if analysis.steady_pulse
+             else "no steady pulse: an even grid")
+    wave_ax.set_title(f"{analysis.tempo:.1f} BPM ({level}), {analysis.meter} beats per bar, "
                       f"{len(analysis.downbeats)} bars, {len(analysis.sections)} sections", pad=22)
     energy_ax.set_xlabel("seconds")
     fig.tight_layout()

@@ -158,6 +158,12 @@ class Timing(_Model):
     density: dict[str, LengthSpec] = Field(
         default_factory=dict,
         description="length of shots without one, by section label ('A', 'B', …) or 'default'")
+    # the user's word where the song is ambiguous (passed to the analysis, which caches by it)
+    bpm: float | None = Field(default=None, ge=20, le=400,
+                              description="the beat level you hear: the tracker follows the song near this tempo")
+    meter: int | None = Field(default=None, ge=1, le=16, description="beats a bar")
+    first_downbeat: float | None = Field(default=None, ge=0, description="seconds into the song where a bar starts")
+    beats: Path | None = Field(default=None, description="beat times made elsewhere: one a line, .beats or CSV")
 
     @model_validator(mode="after")
     def _range(self) -> Timing:
@@ -487,6 +493,8 @@ def _resolve_paths(data: dict, base: Path) -> dict:
             output["also"] = [{**v, "path": fix(v["path"])} if isinstance(v, dict) and "path" in v else v
                               for v in output["also"]]
         data["output"] = output
+    if isinstance(data.get("timing"), dict) and "beats" in data["timing"]:
+        data["timing"] = {**data["timing"], "beats": fix(data["timing"]["beats"])}
     if isinstance(data.get("characters"), dict):
         data["characters"] = {
             k: ({**v, "references": [fix(r) for r in v.get("references") or []]}
@@ -512,6 +520,9 @@ def _check_files(board: Storyboard) -> None:
     render. Media are read by their headers only: bounded time and memory whatever they hold."""
     if not board.song.is_file():
         raise board.error(f"song file not found: {board.song}.", "song",
+                          hint="Paths are relative to the storyboard file.")
+    if board.timing.beats is not None and not board.timing.beats.is_file():
+        raise board.error(f"beats file not found: {board.timing.beats}.", "timing", "beats",
                           hint="Paths are relative to the storyboard file.")
     for name, ch in board.characters.items():
         for j, ref in enumerate(ch.references):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +57,14 @@ def make_clip(dest: Path, colour: str = "0xE03030", seconds: float = 2.0, size: 
     args += ["-c:a", "aac"] if audio else []
     run_ffmpeg([*args, str(dest)], what="making a test clip")
     return dest
+
+
+@cache
+def eval_generator():
+    """scripts/make_eval_set.py as a module: songs with exact beat, downbeat and section truth."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_eval_set", root / "scripts" / "make_eval_set.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from support import eval_generator
 
 from mvpipe.analysis import analyze
 from mvpipe.plot import plot_analysis
 
 
 def _song(tmp_path):
-    from test_analysis import _song as make_song  # tests/ is on sys.path under pytest's default import mode
-    from test_analysis import gen
-
-    return make_song(tmp_path, "plot_me", [gen.Part("A", 4, "rock", 120), gen.Part("B", 4, "half", 120)])[0]
+    gen = eval_generator()
+    parts = [gen.Part("A", 4, "rock", 120), gen.Part("B", 4, "half", 120)]
+    gen.make(gen.Song("plot_me", "test", "numpy", 7, parts), tmp_path)
+    return tmp_path / "plot_me.wav"
 
 
 def _red_pixels(png) -> int:
