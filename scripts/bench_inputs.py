@@ -1,9 +1,9 @@
 """Benchmark hostile input: how fast a storyboard is loaded or refused, and how fast a render stops.
 
 Each refusal is timed (best of 5) against the baseline of loading a legitimate 500-shot storyboard in
-the same run (target: every one under 2 s; the ratio says what a refusal costs beside a real load). The stop times are from a real
-``mvpipe render`` subprocess sent SIGINT while its cards render and SIGTERM while its pieces encode
-(target: exit 130 / 143 within 2 s, nothing half-written left).
+the same run (target: every one under 2 s; the ratio says what a refusal costs beside a real load).
+The stop times are from a real ``mvpipe render`` subprocess sent SIGINT while its cards render and
+SIGTERM while its pieces encode (target: exit 130 / 143 within 2 s, nothing half-written left).
 
     .venv/bin/python scripts/bench_inputs.py
 """
