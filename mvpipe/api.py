@@ -106,7 +106,7 @@ def analyze(song: Path | str, *, hints: TimingHints | None = None, progress: Pro
     _say(progress, f"analysing {song.name}")
     result = analyze_song(song, Workspace(Path(".")).analysis, progress=progress, hints=hints)
     said = header_seconds(song)
-    if said is not None and result.duration < said - 1.0:
+    if said is not None and result.duration < min(said - 1.0, 0.9 * said):  # VBR headers only estimate
         _say(progress, f"warning: {song}: its header says {said:.1f} s but only {result.duration:.1f} s decode; the "
                        "file may be cut short (a download or copy that stopped?). The video uses what plays.")
     return result

@@ -27,9 +27,12 @@ _lock = threading.Lock()
 @contextlib.contextmanager
 def handling_signals() -> Iterator[None]:
     """Route SIGINT and SIGTERM to :func:`stop` inside the block (from the main thread; elsewhere a no-op)."""
+    global _signum
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _STOP.clear()   # a new run starts unstopped
+    _signum = 0
     before = {sig: signal.signal(sig, _handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

@@ -354,3 +354,13 @@ def test_a_truncated_song_and_a_retired_model_are_warned_about_at_plan(tmp_path:
     proc = _run("plan", str(board))
     assert proc.returncode == 0, proc.stderr
     assert "may be cut short" in proc.stderr and "openai:sora-2 is past the retirement date" in proc.stderr
+
+
+def test_mvpipe_debug_shows_the_traceback_of_any_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "text.mp4").write_text("not a video")
+    assert main(["check", str(tmp_path / "text.mp4")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    monkeypatch.setenv("MVPIPE_DEBUG", "1")
+    assert main(["check", str(tmp_path / "text.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "not a video FFmpeg reads" in err
