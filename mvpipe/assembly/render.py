@@ -32,6 +32,7 @@ from mvpipe.assembly.encoder import Codec, EncoderSettings, settings
 from mvpipe.assembly.graph import Command, Source, piece_command, source_for
 from mvpipe.assembly.models import PieceRecord, RenderManifest, SegmentRecord
 from mvpipe.assembly.probe import probe, stream_facts
+from mvpipe.captions.files import burns, check_sidecars, write_sidecars
 from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
 from mvpipe.generation.provider import Take
@@ -66,6 +67,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
     warnings: list[str] = []
     sound_warnings: list[str] = []
+    if plan.captions is not None:
+        check_sidecars(out, manifest_path(out))
+    burn, caption_files = burns(plan, [(p.start_frame, p.frames) for p in parts], workspace.pieces)
 
     workers = max(1, jobs or default_jobs(enc))
     ffmpegs = threading.Semaphore(workers)    # FFmpeg runs at once: the memory bound
@@ -81,7 +85,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     with ThreadPoolExecutor(max_workers=1) as side:
         audio = side.submit(soundtrack)
         sources = _sources(plan, takes, need, warnings, say)
-        commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
+        commands = [piece_command(p, sources, plan.fit, enc, burn=b) for p, b in zip(parts, burn, strict=True)]
         keys = [_key(c) for c in commands]
         folder = workspace.pieces
         paths = [folder / f"{key}.mp4" for key in keys]
@@ -104,7 +108,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                 wait([futures[i - 1]])       # submitted first, so already running: no deadlock
             lead_in = leads[i] if i in leads and leads[i].is_file() else None
             lead_out = parts[i + 1].frames if i + 1 in handed else 0
-            cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out) \
+            cmd = piece_command(part, sources, plan.fit, enc, lead_in=lead_in, lead_out=lead_out, burn=burn[i]) \
                 if lead_in or lead_out else commands[i]
             try:
                 headers[keys[i]] = _encode_piece(cmd, paths[i], part.frames, ffmpegs,
@@ -127,8 +131,10 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                 future.result()
         master, aac = audio.result()
     warnings += sound_warnings
+    subs = write_sidecars(plan, out)
     say("joining pieces and muxing the song")
-    _join(paths, set(headers.values()), aac, out, enc, plan)
+    _join(paths, set(headers.values()), aac, out, enc, plan,
+          subs[0] if subs and plan.subtitles in ("track", "both") else None)
 
     manifest = RenderManifest(
         output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
@@ -146,9 +152,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                             shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo)
                 for key, p in zip(keys, parts, strict=True)],
         encoded=len(todo), reused=len(parts) - len(todo), seconds=round(time.monotonic() - began, 3),
-        warnings=warnings)
+        warnings=warnings, sidecars=subs, captions=plan.captions.lines if plan.captions else [])
     write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
-    removed, freed = _keep_and_prune(folder, out, [*paths, master, aac])
+    removed, freed = _keep_and_prune(folder, out, [*paths, master, aac, *caption_files])
     if removed:
         say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
@@ -277,10 +283,12 @@ def _aac(master: Path, enc: EncoderSettings) -> Path:
     return dest
 
 
-def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
+def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan,
+          subs: Path | None = None) -> None:
     """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename.
 
-    ``headers``: the distinct codec headers of the pieces (read as they were encoded or found).
+    ``headers``: the distinct codec headers of the pieces (read as they were encoded or found);
+    ``subs``: a SubRip file to add as a soft subtitle track (MP4 timed text).
     """
     if len(headers) != 1:
         raise MvpipeError("pieces have different codec headers and cannot be joined; delete the piece cache "
@@ -297,8 +305,10 @@ def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: Encod
         step = enc.timescale // enc.fps
         snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac),
-                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "copy",
+            track = ["-i", str(subs), "-map", "2:s:0", "-c:s", "mov_text"] if subs is not None else []
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac), *track[:2],
+                        "-map", "0:v:0", "-map", "1:a:0", *track[2:], "-c:v", "copy", *tag, "-bsf:v", snap,
+                        "-c:a", "copy",
                         "-movflags", "+faststart",
                         "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
                        what="joining pieces and muxing the song")
