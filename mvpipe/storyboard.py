@@ -362,6 +362,9 @@ def load(path: Path | str) -> Storyboard:
         raise InputError("a storyboard is a YAML mapping (keys like 'song:' and 'shots:').", file=path, line=1)
     lines: dict[tuple, int] = {}
     _collect_lines(node, (), lines)
+    # 'lyrics: [lines]' is short for 'lyrics: {lines: [...]}': its lines are found under both paths
+    lines.update({("lyrics", "lines", *loc[1:]): n for loc, n in list(lines.items())
+                  if loc[:1] == ("lyrics",) and len(loc) > 1 and isinstance(loc[1], int)})
     data = _resolve_paths(data, path.parent)
     try:
         board = Storyboard.model_validate(data)
@@ -404,8 +407,8 @@ def _resolve_paths(data: dict, base: Path) -> dict:
                 if isinstance(v, dict) and isinstance(v.get("references"), list) else v)
             for k, v in data["characters"].items()}
     for key, sub in (("lyrics", "file"), ("captions", "font")):
-        if isinstance(data.get(key), str) and key == "lyrics":
-            data[key] = {"file": data[key]}
+        if key == "lyrics" and isinstance(data.get(key), str | list):
+            data[key] = {"file" if isinstance(data[key], str) else "lines": data[key]}
         if isinstance(data.get(key), dict) and sub in data[key]:
             data[key] = {**data[key], sub: fix(data[key][sub])}
     if isinstance(data.get("shots"), list):

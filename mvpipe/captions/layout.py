@@ -139,8 +139,8 @@ def rows(tokens: list[str], limit: int) -> list[list[int]]:
     widths = [_width(t) for t in tokens]
     n = len(tokens)
 
-    def span(i: int, j: int) -> int:   # width of tokens i..j-1 on one row, with spaces between words
-        return sum(widths[i:j]) + sum(1 for k in range(i + 1, j) if not _joins(tokens[k - 1], tokens[k]))
+    def span(i: int, j: int) -> int:   # width of tokens i..j-1 on one row, with the spaces between them
+        return sum(widths[i:j]) + sum(_gap(tokens[k - 1], tokens[k]) for k in range(i + 1, j))
     best: list[tuple[int, int] | None] = [(0, 0)] + [None] * n  # (rows, widest row) for a prefix
     prev = [0] * (n + 1)
     for j in range(1, n + 1):
@@ -159,8 +159,9 @@ def rows(tokens: list[str], limit: int) -> list[list[int]]:
     return out[::-1]
 
 
-def _joins(a: str, b: str) -> bool:
-    return _width(a) == 2 * len(a) and _width(b) == 2 * len(b) and bool(a) and bool(b)
+def _gap(a: str, b: str) -> int:
+    """Spaces between two tokens on a row: none beside an empty token or between two wide (CJK) ones."""
+    return 0 if not a or not b or (_width(a) == 2 * len(a) and _width(b) == 2 * len(b)) else 1
 
 
 def _text(track: CaptionTrack, frame: Frame, line: CaptionLine) -> str:
@@ -169,11 +170,11 @@ def _text(track: CaptionTrack, frame: Frame, line: CaptionLine) -> str:
     limit = track.style.max_chars or MAX_CHARS[frame.aspect]
     parts = []
     for r, row in enumerate(rows([t for t, _ in tokens], limit)):
-        cells = []
+        cells, before = [], ""
         for k in row:
             text, dur = tokens[k]
-            sep = "" if k == row[0] or not text or _joins(tokens[k - 1][0], text) else " "
-            cells.append((f"{{\\k{dur}}}" if karaoke else "") + sep + _ass_escape(text))
+            cells.append((f"{{\\k{dur}}}" if karaoke else "") + " " * _gap(before, text) + _ass_escape(text))
+            before = text or before
         parts.append(("\\N" if r else "") + "".join(cells))
     return "".join(parts)
 
@@ -188,7 +189,7 @@ def plain_rows(track: CaptionTrack, frame: Frame, line: CaptionLine) -> str:
     tokens = [t for t, _ in _tokens(line, False)]
     out = []
     for row in rows(tokens, track.style.max_chars or MAX_CHARS[frame.aspect]):
-        out.append("".join(("" if k == row[0] or _joins(tokens[k - 1], tokens[k]) else " ") + tokens[k] for k in row))
+        out.append("".join((" " * _gap(tokens[k - 1], tokens[k]) if k != row[0] else "") + tokens[k] for k in row))
     return "\n".join(out)
 
 

@@ -11,6 +11,7 @@ after the song ends, lines that overlap and lines shorter than a frame are error
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -133,7 +134,7 @@ def _from_shots(board: Storyboard, clock: Clock, cuts: list[float]) -> list[_Ent
         x0, x1 = cuts[i], cuts[i + 1]
         each = (x1 - x0) / n
         unit = clock.grid.meter if each >= clock.grid.meter else 1
-        starts = [x0 + round(j * each / unit) * unit for j in range(n)]
+        starts = [x0 + math.floor(j * each / unit + 0.5) * unit for j in range(n)]
         if len(set(starts)) < n:
             raise board.error(f"{n} lines do not fit this shot's {x1 - x0:.0f} beats; give it fewer lines or "
                               "more length.", "shots", i, "lyrics")
