@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pysubs2
@@ -193,10 +194,13 @@ def test_overlapping_storyboard_lines_name_the_line(write_board) -> None:
 
 def test_rows_are_balanced_within_the_limit() -> None:
     words = "every mile a little brighter than the last".split()
-    got = [" ".join(words[i] for i in r) for r in rows(words, 26)]
+    got = [" ".join(words[i] for i in r) for r in rows(words, lambda t: len(t) <= 26, len)]
     assert got == ["every mile a little", "brighter than the last"]
-    assert [len(r) for r in rows(words, 80)] == [8]
-    assert rows(["supercalifragilistic", "x"], 8) == [[0], [1]]  # a word longer than the limit keeps its row
+    assert [len(r) for r in rows(words, lambda t: len(t) <= 80, len)] == [8]
+    # a word longer than the limit keeps its row
+    assert rows(["supercalifragilistic", "x"], lambda t: len(t) <= 8, len) == [[0], [1]]
+    cjk = list("\u6211\u4eec\u4e00\u8d77\u5f00\u8f66\u56de\u5bb6")   # unspaced: breaks between any two
+    assert [len(r) for r in rows(cjk, lambda t: len(t) <= 5, len)] == [4, 4]
 
 
 def _track(write_board, body: str):
@@ -232,3 +236,41 @@ def test_sidecars_read_back_with_pysubs2(write_board) -> None:
         # a frame n is at n/30 s: times are rounded down to the ms so each line starts on its own frame
         assert [(e.start, e.end) for e in subs] == [(500, 2500), (3500, 7500)]   # the last holds 2 bars
         assert subs[0].plaintext == "one two three four five six seven\neight nine ten eleven twelve"
+
+
+# --- end to end: the example storyboard, offline -------------------------------------------------------------
+
+def test_the_example_renders_with_captions_in_each_outputs_safe_zone(tmp_path: Path, capsys) -> None:
+    import av
+    import numpy as np
+    import yaml
+
+    from mvpipe.captions.layout import SAFE_ZONES
+
+    root = Path(__file__).resolve().parents[1] / "storyboards"
+    doc = yaml.safe_load((root / "lyrics.yaml").read_text())
+    doc.update(song=str(root.parent / "assets" / "demo_song.mp3"), timing={"end": 12})
+    doc["output"].update(path=str(tmp_path / "lyrics.mp4"), subtitles="burn")
+    doc["lyrics"]["file"] = str(root / "night_drive.lrc")
+    doc["shots"] = [doc["shots"][0], dict(doc["shots"][1], length="2 bars")]
+    board = tmp_path / "lyrics.yaml"
+    board.write_text(yaml.safe_dump(doc))
+    assert main(["render", str(board)]) == 0
+    capsys.readouterr()
+    bare = dict(doc, lyrics=None, output=dict(doc["output"], path=str(tmp_path / "bare.mp4")))
+    (tmp_path / "bare.yaml").write_text(yaml.safe_dump(bare))
+    assert main(["render", str(tmp_path / "bare.yaml")]) == 0        # the same takes, without the words
+    for name, aspect in (("lyrics", "16:9"), ("lyrics-9x16", "9:16")):
+        manifest = json.loads((tmp_path / f"{name}.manifest.json").read_text())
+        assert [Path(p).name for p in manifest["sidecars"]] == [f"{name}.srt", f"{name}.vtt"]
+        assert manifest["captions"][1]["text"] == "Headlights on the empty road"
+        assert main(["check", str(tmp_path / f"{name}.mp4")]) == 0
+        other = tmp_path / name.replace("lyrics", "bare")
+        with av.open(str(tmp_path / f"{name}.mp4")) as a, av.open(str(other.with_suffix(".mp4"))) as b:
+            pairs = zip(a.decode(video=0), b.decode(video=0), strict=True)
+            diffs = [np.abs(fa.to_ndarray(format="gray").astype(int) - fb.to_ndarray(format="gray").astype(int)) > 48
+                     for k, (fa, fb) in enumerate(pairs) if k % 10 == 0]
+        ys, xs = np.nonzero(np.any(diffs, axis=0))
+        h, w = diffs[0].shape
+        left, right, top, bottom = SAFE_ZONES[aspect]
+        assert xs.size and xs.min() >= left * w and xs.max() < (1 - right) * w and ys.max() < (1 - bottom) * h

@@ -49,6 +49,16 @@ def font_facts(path: Path) -> tuple[str, frozenset[int]]:
     return family, frozenset(font.getBestCmap() or {})
 
 
+@functools.cache
+def font_advances(path: Path) -> tuple[dict[int, int], int]:
+    """Advance width of each code point's glyph (font units), and the font's units per em: to wrap rows
+    so they fit the frame."""
+    font = TTFont(str(path), lazy=True, fontNumber=0)
+    metrics = font["hmtx"].metrics
+    return {cp: metrics[name][0] for cp, name in (font.getBestCmap() or {}).items() if name in metrics}, \
+        font["head"].unitsPerEm
+
+
 def check_font(board: Storyboard, file_lines: list[FileLine]) -> None:
     """Every character of every line must be in the font; raises a located :class:`InputError`."""
     path = font_file(board.captions)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pysubs2
 
-from mvpipe.captions.fonts import font_facts, font_file
+from mvpipe.captions.fonts import font_advances, font_facts, font_file
 from mvpipe.captions.models import CaptionLine, CaptionTrack
 
 # Margins kept clear of text, as fractions of the frame (left, right, top, bottom). 9:16 keeps clear
@@ -134,22 +135,19 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def rows(tokens: list[str], limit: int) -> list[list[int]]:
-    """Token indices per row: the fewest rows within ``limit`` characters, as even as they can be."""
-    widths = [_width(t) for t in tokens]
+def rows(tokens: list[str], fits: Callable[[str], bool], measure: Callable[[str], float]) -> list[list[int]]:
+    """Token indices per row: the fewest rows that ``fits`` allows, then the narrowest widest row by ``measure``
+    (a single token too wide for any row keeps a row of its own)."""
     n = len(tokens)
-
-    def span(i: int, j: int) -> int:   # width of tokens i..j-1 on one row, with the spaces between them
-        return sum(widths[i:j]) + sum(_gap(tokens[k - 1], tokens[k]) for k in range(i + 1, j))
-    best: list[tuple[int, int] | None] = [(0, 0)] + [None] * n  # (rows, widest row) for a prefix
+    best: list[tuple[int, float] | None] = [(0, 0.0)] + [None] * n  # (rows, widest row) for a prefix
     prev = [0] * (n + 1)
     for j in range(1, n + 1):
         for i in range(j - 1, -1, -1):
-            w = span(i, j)
-            if w > limit and i < j - 1:
+            text = _join(tokens[i:j])
+            if not fits(text) and i < j - 1:
                 break
             if best[i] is not None:
-                cand = (best[i][0] + 1, max(best[i][1], w))
+                cand = (best[i][0] + 1, max(best[i][1], measure(text)))
                 if best[j] is None or cand < best[j]:
                     best[j], prev[j] = cand, i
     out, j = [], n
@@ -157,6 +155,24 @@ def rows(tokens: list[str], limit: int) -> list[list[int]]:
         out.append(list(range(prev[j], j)))
         j = prev[j]
     return out[::-1]
+
+
+def _join(tokens: list[str]) -> str:
+    return "".join((" " * _gap(tokens[k - 1], t) if k else "") + t for k, t in enumerate(tokens))
+
+
+def _fitter(track: CaptionTrack, frame: Frame) -> tuple[Callable[[str], bool], Callable[[str], float]]:
+    """A row fits in ``max_chars`` and in the safe zone's width at the font's own advance widths."""
+    st = track.style
+    size = st.size * frame.height
+    advances, upem = font_advances(font_file(st))
+    left, right, _, _ = SAFE_ZONES[frame.aspect]
+    room = frame.width * (1 - left - right) - 2 * st.outline * size
+    limit = st.max_chars or MAX_CHARS[frame.aspect]
+
+    def measure(text: str) -> float:
+        return sum(advances.get(ord(c), upem // 2) for c in text) * size / upem
+    return (lambda text: _width(text) <= limit and measure(text) <= room), measure
 
 
 def _gap(a: str, b: str) -> int:
@@ -167,9 +183,8 @@ def _gap(a: str, b: str) -> int:
 def _text(track: CaptionTrack, frame: Frame, line: CaptionLine) -> str:
     karaoke = _karaoke(track, line)
     tokens = _tokens(line, karaoke)
-    limit = track.style.max_chars or MAX_CHARS[frame.aspect]
     parts = []
-    for r, row in enumerate(rows([t for t, _ in tokens], limit)):
+    for r, row in enumerate(rows([t for t, _ in tokens], *_fitter(track, frame))):
         cells, before = [], ""
         for k in row:
             text, dur = tokens[k]
@@ -187,10 +202,7 @@ def _ass_escape(text: str) -> str:
 def plain_rows(track: CaptionTrack, frame: Frame, line: CaptionLine) -> str:
     """The line as wrapped rows of plain text (for SubRip and WebVTT)."""
     tokens = [t for t, _ in _tokens(line, False)]
-    out = []
-    for row in rows(tokens, track.style.max_chars or MAX_CHARS[frame.aspect]):
-        out.append("".join((" " * _gap(tokens[k - 1], tokens[k]) if k != row[0] else "") + tokens[k] for k in row))
-    return "\n".join(out)
+    return "\n".join(_join([tokens[k] for k in row]) for row in rows(tokens, *_fitter(track, frame)))
 
 
 def sidecars(track: CaptionTrack, frame: Frame) -> dict[str, str]:
