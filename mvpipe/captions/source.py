@@ -3,7 +3,8 @@
 SubRip, WebVTT and ASS are read by pysubs2. pysubs2 has no LRC reader, so LRC (and enhanced LRC's
 per-word ``<mm:ss.xx>`` times) is read here, following the format as documented by its users:
 ``[mm:ss.xx]`` line times (several on one line repeat it), ``[key:value]`` ID tags (``ar``, ``ti``,
-``al``, ``au``, ``by``, ``length``, ``offset``, ``re``, ``tool``, ``ve``, ``#``), and ``[offset:±ms]``
+``al``, ``au``, ``by``, ``length``, ``offset``, ``re``, ``tool``, ``ve``, ``#``, and a few more that
+players write), and ``[offset:±ms]``
 where a positive value shows the words sooner. A line with a time and no text ends the one before.
 """
 
@@ -18,7 +19,9 @@ from mvpipe.captions.models import FileLine
 from mvpipe.errors import InputError
 
 FORMATS = {".lrc": "lrc", ".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ass"}
-_LRC_IDS = {"ar", "ti", "al", "au", "by", "length", "offset", "re", "tool", "ve", "#", "la", "lang"}
+# The ID tags of the format, and the extra ones common players write (language, a catalogue id, ...).
+_LRC_IDS = {"ar", "ti", "al", "au", "by", "length", "offset", "re", "tool", "ve", "#", "la", "lang", "language",
+            "id", "hash", "sign", "total", "kana", "composer", "lyricist", "arranger"}
 _STAMP = r"(\d{1,3}):(\d{1,2}(?:[.:]\d{1,3})?)"
 _LINE_TAG = re.compile(r"\[([^\]]*)\]")
 _TIME = re.compile(rf"^{_STAMP}$")
