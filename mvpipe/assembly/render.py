@@ -131,7 +131,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
                 future.result()
         master, aac = audio.result()
     warnings += sound_warnings
-    subs = write_sidecars(plan, out)
+    subs = write_sidecars(plan, out, manifest_path(out))
     say("joining pieces and muxing the song")
     _join(paths, set(headers.values()), aac, out, enc, plan,
           subs[0] if subs and plan.subtitles in ("track", "both") else None)

@@ -57,21 +57,28 @@ def sidecar_paths(video: Path) -> list[Path]:
     return [video.with_suffix(f".{ext}") for ext in SIDECARS]
 
 
+def _made_before(manifest: Path) -> set[Path]:
+    try:
+        return {Path(p) for p in json.loads(manifest.read_text()).get("sidecars", [])}
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
 def check_sidecars(video: Path, manifest: Path) -> None:
     """Refuse to overwrite a .srt/.vtt beside the video that an earlier render of it did not write."""
-    try:
-        made = {Path(p) for p in json.loads(manifest.read_text()).get("sidecars", [])}
-    except (OSError, ValueError, AttributeError):
-        made = set()
+    made = _made_before(manifest)
     for path in sidecar_paths(video):
         if path.exists() and path not in made:
             raise InputError("this subtitle file is in the way and mvpipe did not write it.", file=path,
                              hint="Move it, or give the video another 'output.path'.")
 
 
-def write_sidecars(plan: Plan, video: Path) -> list[Path]:
-    """Write ``VIDEO.srt`` and ``VIDEO.vtt`` (atomically); returns their paths (none without lyrics)."""
+def write_sidecars(plan: Plan, video: Path, manifest: Path) -> list[Path]:
+    """Write ``VIDEO.srt`` and ``VIDEO.vtt`` (atomically) and return their paths. Without lyrics, the ones
+    the video's previous render wrote (``manifest`` lists them) are removed: they no longer match it."""
     if plan.captions is None:
+        for path in _made_before(manifest) & set(sidecar_paths(video)):
+            path.unlink(missing_ok=True)
         return []
     texts = sidecars(plan.captions, frame_of(plan))
     paths = sidecar_paths(video)

@@ -18,6 +18,7 @@ from mvpipe.assembly import assemble
 from mvpipe.assembly.check import frame_signatures
 from mvpipe.assembly.probe import stream_facts
 from mvpipe.captions.models import CaptionLine, CaptionTrack, CaptionWord
+from mvpipe.errors import InputError
 from mvpipe.ffmpeg import run_ffmpeg
 from mvpipe.storyboard import Captions
 from mvpipe.workspace import Workspace
@@ -118,6 +119,12 @@ def test_sidecars_and_the_soft_track_read_back(clips: Path, tmp_path: Path) -> N
     subs = pysubs2.load(str(track))
     assert [(e.start, e.end, e.plaintext.replace("\n", " ")) for e in subs] == expected
     assert stream_facts(video).frames == 120
+    (tmp_path / "mine.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nmy own\n")
+    with pytest.raises(InputError, match="mvpipe did not write it"):   # a file of the user's is never overwritten
+        render(tmp_path, clips, "mine", 30, lines)
+    assert (tmp_path / "mine.srt").read_text().endswith("my own\n")
+    render(tmp_path, clips, "soft", 30, None)                           # lyrics gone: so are their sidecars
+    assert not video.with_suffix(".srt").exists() and not video.with_suffix(".vtt").exists()
 
 
 def test_right_to_left_text_renders_with_a_users_font(clips: Path, tmp_path: Path) -> None:
