@@ -298,7 +298,8 @@ def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: Encod
         with os.fdopen(fd, "w") as f:
             f.write("ffconcat version 1.0\n")
             for p in paths:
-                f.write(f"file '{p.resolve()}'\n")
+                quoted = str(p.resolve()).replace("'", "'\\''")   # the concat format's quoting
+                f.write(f"file '{quoted}'\n")
         tag = ["-tag:v", "hvc1"] if enc.codec == "h265" else []
         # The concat demuxer offsets each file by durations rounded to microseconds; over many pieces
         # that drifts off the frame grid. Snap every timestamp back onto it (drift stays << 1 frame).

@@ -93,7 +93,7 @@ def test_lines_show_on_exactly_their_frames_and_nowhere_else(fps: int, clips: Pa
 
 
 def test_editing_one_line_re_encodes_only_the_pieces_it_touches(clips: Path, tmp_path: Path) -> None:
-    ws = Workspace(tmp_path / ".mvpipe")
+    ws = Workspace(tmp_path / "a [pro]ject, with: 'quotes'; and \\ slashes" / ".mvpipe")  # paths in a filter graph
     lines = lines_for(120)
     _, first = render(tmp_path, clips, "v", 30, lines, workspace=ws)
     assert first.encoded == 4 and first.reused == 0
