@@ -225,8 +225,15 @@ class LyricLine(_Model):
     """One line of the words, placed on the grid from the video's start (``at: 12 bars``)."""
 
     text: str = Field(min_length=1)
-    at: LengthSpec = Field(description="where it starts: 'N bars', 'N beats' or 'N.Ns' from the video's start")
+    at: LengthSpec | None = Field(description="where it starts: 'N bars', 'N beats' or 'N.Ns' from the video's "
+                                  "start (0: at the start)")
     length: LengthSpec | None = Field(default=None, description="how long it shows; default until the next line")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _zero(cls, v: Any) -> Any:
+        zero = v == 0 or (isinstance(v, str) and (m := _LENGTH_RE.match(v)) is not None and float(m.group(1)) == 0)
+        return None if zero and not isinstance(v, bool) else v
 
 
 class Lyrics(_Model):

@@ -143,9 +143,10 @@ def test_a_users_font_that_covers_the_script_is_accepted(write_board, tmp_path: 
 
 def test_grid_lines_land_on_bars_and_beats_from_the_videos_start(write_board) -> None:
     p = _plan(write_board, "timing: {start: 2.0}\nlyrics:\n  - {at: 12 bars, text: twelve, length: 1 bar}\n"
-                           "  - {at: 33 beats, text: thirty-three}\n  - {at: 1.5s, text: early}\n")
+                           "  - {at: 33 beats, text: thirty-three}\n  - {at: 1.5s, text: early}\n"
+                           "  - {at: 0 bars, text: first}\n")
     # 120 bpm, 30 fps: a beat is 15 frames, a bar 60; 'at' counts from the video's start (song 2.0 s)
-    assert _spans(p) == [("early", 45, 495), ("thirty-three", 495, 720), ("twelve", 720, 780)]
+    assert _spans(p) == [("first", 0, 45), ("early", 45, 495), ("thirty-three", 495, 720), ("twelve", 720, 780)]
 
 
 def test_offset_ms_moves_lines_with_the_cuts(write_board) -> None:

@@ -115,7 +115,7 @@ def _from_lines(board: Storyboard, clock: Clock) -> list[_Entry]:
     origin = clock.grid.index(board.timing.start)
     out = []
     for i, line in enumerate(board.lyrics.lines if board.lyrics is not None else []):
-        x = origin + clock.grid.span(origin, line.at)
+        x = origin + clock.grid.span(origin, line.at) if line.at is not None else origin
         end = clock.at(x + clock.grid.span(x, line.length)) if line.length is not None else None
 
         def error(msg: str, i: int = i) -> InputError:
