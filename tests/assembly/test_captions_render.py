@@ -14,7 +14,7 @@ import pysubs2
 import pytest
 from asmkit import make_plan, make_song, takes_for
 
-from mvpipe.assembly import assemble
+from mvpipe.assembly import assemble, check
 from mvpipe.assembly.check import frame_signatures
 from mvpipe.assembly.probe import stream_facts
 from mvpipe.captions.models import CaptionLine, CaptionTrack, CaptionWord
@@ -79,6 +79,7 @@ def test_lines_show_on_exactly_their_frames_and_nowhere_else(fps: int, clips: Pa
     total = 120
     lines = lines_for(total)
     video, manifest = render(tmp_path, clips, "lyrics", fps, lines)
+    assert check(video).ok, check(video).problems                       # captions are no unplanned cuts
     strong = text_pixels(video, bare)
     shown = np.zeros(total, dtype=bool)
     for line in lines:
@@ -118,7 +119,7 @@ def test_sidecars_and_the_soft_track_read_back(clips: Path, tmp_path: Path) -> N
     run_ffmpeg(["-i", str(video), "-map", "0:s:0", "-f", "srt", str(track)], what="reading the soft track")
     subs = pysubs2.load(str(track))
     assert [(e.start, e.end, e.plaintext.replace("\n", " ")) for e in subs] == expected
-    assert stream_facts(video).frames == 120
+    assert stream_facts(video).frames == 120 and check(video).ok, check(video).problems
     (tmp_path / "mine.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nmy own\n")
     with pytest.raises(InputError, match="mvpipe did not write it"):   # a file of the user's is never overwritten
         render(tmp_path, clips, "mine", 30, lines)
