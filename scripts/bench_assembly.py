@@ -278,7 +278,7 @@ def bench_lyrics(quality: str, args: argparse.Namespace, work: Path, song: Path,
         row["lines"] = max(row["lines"], len(p.captions.lines) if p.captions else 0)
     row["lyrics_vs_bare_cpu"] = row["lyrics_cpu"] / ((row["bare_cpu"] + row["bare2_cpu"]) / 2)
     row["lyrics_vs_bare_wall"] = row["lyrics_s"] / ((row["bare_s"] + row["bare2_s"]) / 2)
-    row["load_before"] = os.getloadavg()
+    row["load_after"] = os.getloadavg()   # 1, 5, 15 min: how busy the machine was
     print(json.dumps(row), flush=True)
     return row
 
