@@ -14,6 +14,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mvpipe.analysis import Section, SongAnalysis
+from mvpipe.captions.models import CaptionTrack
+from mvpipe.captions.timing import caption_track
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest, Shape
 from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
 
@@ -65,6 +67,8 @@ class Plan(BaseModel):
     screen_seconds: float = Field(description="seconds of video on screen")
     estimated_cost_usd: float
     warnings: list[str] = Field(default_factory=list)
+    captions: CaptionTrack | None = Field(default=None, description="the words, timed to output frames")
+    subtitles: str = Field(default="burn", description="burn | track | both | sidecar")
 
 
 def plan(board: Storyboard, analysis: SongAnalysis, capabilities: Mapping[str, Capabilities], *,
@@ -95,13 +99,15 @@ def plan(board: Storyboard, analysis: SongAnalysis, capabilities: Mapping[str, C
             raise board.error("this shot gets no frames: the shots before it fill the song.", "shots", i,
                               hint="Shorten earlier shots or remove this one.")
     segments = _segments(board, grid, capabilities, frames, start, dict(take_numbers or {}), warnings)
+    captions = caption_track(board, grid, cuts, total, analysis.duration, warnings)
     return Plan(
         title=board.title, song=board.song, song_sha256=analysis.sha256, song_start=start, song_end=end,
         fps=fps, width=board.output.size[0], height=board.output.size[1], aspect=board.output.aspect,
         fit=board.output.fit, quality=board.output.quality, output=board.output_path(), frames=total,
         segments=segments, paid_seconds=round(sum(s.requested_seconds for s in segments), 3),
         screen_seconds=round(total / fps, 3),
-        estimated_cost_usd=round(sum(s.estimated_cost_usd for s in segments), 2), warnings=warnings)
+        estimated_cost_usd=round(sum(s.estimated_cost_usd for s in segments), 2), warnings=warnings,
+        captions=captions, subtitles=board.output.subtitles)
 
 
 def for_output(result: Plan, output: Output) -> Plan:
@@ -111,7 +117,8 @@ def for_output(result: Plan, output: Output) -> Plan:
         raise ValueError(f"an output at {output.fps} fps cannot reuse a plan cut at {result.fps} fps")
     width, height = output.size
     return result.model_copy(update={"width": width, "height": height, "aspect": output.aspect, "fit": output.fit,
-                                     "quality": output.quality, "output": output.path})
+                                     "quality": output.quality, "output": output.path,
+                                     "subtitles": output.subtitles})
 
 
 def generator_specs(board: Storyboard) -> dict[str, list[int]]:

@@ -107,6 +107,7 @@ Height = Literal[720, 1080, 2160]
 Fit = Literal["cover", "contain", "blur"]
 Quality = Literal["draft", "final"]
 IfShort = Literal["hold", "slow"]
+Subtitles = Literal["burn", "track", "both", "sidecar"]
 
 
 class OutputVariant(_Model):
@@ -121,6 +122,7 @@ class OutputVariant(_Model):
     path: Path | None = Field(default=None, description="default: the main path with -9x16 (etc.) added")
     fit: Fit | None = None
     quality: Quality | None = None
+    subtitles: Subtitles | None = None
 
 
 class Output(_Model):
@@ -130,6 +132,8 @@ class Output(_Model):
     path: Path | None = Field(default=None, description="default: out/<storyboard name>.mp4 beside it")
     fit: Fit = "cover"
     quality: Quality = "final"
+    subtitles: Subtitles = Field(default="burn", description="lyrics: burned in, a soft track, both, or only "
+                                 "the .srt/.vtt sidecars")
     also: list[OutputVariant] = Field(default_factory=list, description="more renders from the same takes")
 
     @property
@@ -179,6 +183,13 @@ class Character(_Model):
                                 description="provider -> that provider's own id for this character")
 
 
+def _split_lines(raw: Any) -> Any:
+    """A block of text is one line per row; blank rows are dropped."""
+    if isinstance(raw, str):
+        return [row.strip() for row in raw.splitlines() if row.strip()]
+    return raw
+
+
 class Shot(_Model):
     id: str
     prompt: str | None = None
@@ -195,6 +206,8 @@ class Shot(_Model):
     audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
     if_short: IfShort = Field(default="hold", description="when a take is shorter than its slot")
     take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
+    lyrics: Annotated[list[str], BeforeValidator(_split_lines)] = Field(
+        default_factory=list, description="lines spread over the shot's bars")
 
     @field_validator("id")
     @classmethod
@@ -217,6 +230,68 @@ class Shot(_Model):
         return self
 
 
+_COLOUR_RE = re.compile(r"^#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?$")
+
+
+def _colour(raw: Any) -> Any:
+    if not isinstance(raw, str) or not _COLOUR_RE.match(raw):
+        raise ValueError(f"{raw!r} is not a colour; write '#RRGGBB' or '#RRGGBBAA' (AA: opacity, FF opaque)")
+    return raw.upper()
+
+
+Colour = Annotated[str, BeforeValidator(_colour)]
+
+
+class LyricLine(_Model):
+    """One line of the words, placed on the grid from the video's start (``at: 12 bars``)."""
+
+    text: str = Field(min_length=1)
+    at: LengthSpec | None = Field(description="where it starts: 'N bars', 'N beats' or 'N.Ns' from the video's "
+                                  "start (0: at the start)")
+    length: LengthSpec | None = Field(default=None, description="how long it shows; default until the next line")
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _zero(cls, v: Any) -> Any:
+        zero = v == 0 or (isinstance(v, str) and (m := _LENGTH_RE.match(v)) is not None and float(m.group(1)) == 0)
+        return None if zero and not isinstance(v, bool) else v
+
+
+class Lyrics(_Model):
+    """The song's words: a file (.lrc, enhanced .lrc, .srt, .vtt, .ass) and/or lines placed on the grid."""
+
+    file: Path | None = None
+    lines: list[LyricLine] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, raw: Any) -> Any:
+        if isinstance(raw, str):
+            return {"file": raw}
+        return {"lines": raw} if isinstance(raw, list) else raw
+
+
+class Captions(_Model):
+    """How the words are set. Sizes are fractions (of the frame height, or of the text size) so every
+    output size looks alike."""
+
+    font: Path | None = Field(default=None, description="a .ttf/.otf file; default Noto Sans (OFL), bundled")
+    size: float = Field(default=0.055, gt=0, le=0.3, description="text height / frame height")
+    colour: Colour = "#FFFFFF"
+    highlight: Colour = Field(default="#FFD23F", description="karaoke: a word once it is sung")
+    outline: float = Field(default=0.08, ge=0, le=0.5, description="outline width / text size")
+    outline_colour: Colour = "#000000"
+    shadow: float = Field(default=0.04, ge=0, le=0.5, description="shadow offset / text size")
+    shadow_colour: Colour = "#00000080"
+    bold: bool = False
+    position: Literal["bottom", "middle", "top"] = "bottom"
+    max_chars: int | None = Field(default=None, ge=8, le=200,
+                                  description="longest row in characters; default 42 (landscape) to 26 (9:16)")
+    fade_in_ms: float = Field(default=0, ge=0, le=2000)
+    fade_out_ms: float = Field(default=0, ge=0, le=2000)
+    karaoke: bool = Field(default=True, description="highlight each word as it is sung, where word times are known")
+
+
 class Storyboard(_Model):
     mvpipe: Literal[1] = Field(description="storyboard spec version")
     title: str = ""
@@ -227,9 +302,12 @@ class Storyboard(_Model):
     style: str = ""
     characters: dict[str, Character] = Field(default_factory=dict)
     shots: list[Shot] = Field(min_length=1)
+    lyrics: Lyrics | None = None
+    captions: Captions = Captions()
 
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
+    _lyric_file: list[Any] = PrivateAttr(default_factory=list)  # lines read from lyrics.file, at load
 
     @model_validator(mode="after")
     def _cross(self) -> Storyboard:
@@ -360,6 +438,9 @@ def load(path: Path | str) -> Storyboard:
     data = _parse(_read_text(path), path, lines)
     if not isinstance(data, dict):
         raise InputError("a storyboard is a YAML mapping (keys like 'song:' and 'shots:').", file=path, line=1)
+    # 'lyrics: [lines]' is short for 'lyrics: {lines: [...]}': its lines are found under both paths
+    lines.update({("lyrics", "lines", *loc[1:]): n for loc, n in list(lines.items())
+                  if loc[:1] == ("lyrics",) and len(loc) > 1 and isinstance(loc[1], int)})
     data = _resolve_paths(data, path.parent)
     try:
         board = Storyboard.model_validate(data)
@@ -369,7 +450,15 @@ def load(path: Path | str) -> Storyboard:
     board._lines = lines
     _check_files(board)
     board.check_outputs()  # two outputs writing one file, or one writing over an input, is bad input, said now
+    _check_lyrics(board)
     return board
+
+
+def _check_lyrics(board: Storyboard) -> None:
+    """Read the lyrics file and check the font covers every line, now rather than after analysis."""
+    from mvpipe.captions import check_lyrics  # captions reads storyboard models; imported late to avoid a cycle
+
+    board._lyric_file = check_lyrics(board)
 
 
 # A storyboard is a small text file: these caps refuse in milliseconds what could otherwise take minutes
@@ -500,6 +589,11 @@ def _resolve_paths(data: dict, base: Path) -> dict:
             k: ({**v, "references": [fix(r) for r in v.get("references") or []]}
                 if isinstance(v, dict) and isinstance(v.get("references"), list) else v)
             for k, v in data["characters"].items()}
+    for key, sub in (("lyrics", "file"), ("captions", "font")):
+        if key == "lyrics" and isinstance(data.get(key), str | list):
+            data[key] = {"file" if isinstance(data[key], str) else "lines": data[key]}
+        if isinstance(data.get(key), dict) and sub in data[key]:
+            data[key] = {**data[key], sub: fix(data[key][sub])}
     if isinstance(data.get("shots"), list):
         data["shots"] = [{**s, "footage": fix(s["footage"])} if isinstance(s, dict) and "footage" in s else s
                          for s in data["shots"]]
@@ -676,7 +770,8 @@ def _yaml_loc(err_loc: tuple, data: Any) -> tuple:
 
 def _model_fields_all() -> set[str]:
     names: set[str] = set()
-    for model in (Storyboard, Output, OutputVariant, Timing, Character, Shot, Transition, Length):
+    for model in (Storyboard, Output, OutputVariant, Timing, Character, Shot, Transition, Length, Lyrics,
+                  LyricLine, Captions):
         names.update(f.alias or n for n, f in model.model_fields.items())
     return names
 
@@ -684,6 +779,7 @@ def _model_fields_all() -> set[str]:
 _FIELDS_AT = {
     (): Storyboard, ("output",): Output, ("output", "also", "*"): OutputVariant, ("timing",): Timing,
     ("characters", "*"): Character, ("shots", "*"): Shot, ("shots", "*", "transition"): Transition,
+    ("lyrics",): Lyrics, ("lyrics", "lines", "*"): LyricLine, ("captions",): Captions,
 }
 
 

@@ -11,7 +11,11 @@ memory of the whole process tree, sampled from /proc):
   song, written with the same x264 preset and CRF;
 * the encode floor: FFmpeg decoding mvpipe's own output and re-encoding it with the same settings.
 
-Usage: .venv/bin/python scripts/bench_assembly.py [--quick] [--qualities final,draft] [--work DIR]
+With ``--lyrics`` it times instead the cost of burned-in captions: the same job rendered into an
+empty piece cache without lyrics, with a line every bar (every piece carries captions), and without
+again, each as its own process; the ratio is against the mean of the two runs without.
+
+Usage: .venv/bin/python scripts/bench_assembly.py [--quick] [--qualities final,draft] [--lyrics] [--work DIR]
 (MoviePy is a benchmark-only dependency: pip install "moviepy>=2,<3" into the venv.)
 """
 
@@ -31,9 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mvpipe.assembly.encoder import settings  # noqa: E402
+from mvpipe.captions.models import CaptionLine, CaptionTrack  # noqa: E402
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from mvpipe.generation.provider import ClipRequest, Take  # noqa: E402
 from mvpipe.planner import Plan, Segment  # noqa: E402
+from mvpipe.storyboard import Captions  # noqa: E402
 
 # (size, fps) of the takes, cycled: what a mix of providers and stock footage looks like.
 FORMATS = [("1920x1080", "30"), ("1280x720", "24"), ("1280x720", "25"), ("1920x1080", "60"),
@@ -249,6 +255,44 @@ def bench(quality: str, args: argparse.Namespace, work: Path, song: Path, clips:
     return row
 
 
+def with_lyrics(plan: Plan) -> Plan:
+    """The plan with a line on every bar (120 BPM, 4/4: 2 s), lines of 30-40 characters."""
+    bar = 2 * plan.fps
+    lines = [CaptionLine(text=f"bar {k + 1}: the words we wrote for this one", start_frame=k * bar,
+                         end_frame=min(plan.frames, (k + 1) * bar)) for k in range(plan.frames // bar)]
+    return plan.model_copy(update={"captions": CaptionTrack(style=Captions(), lines=lines)})
+
+
+def bench_lyrics(quality: str, args: argparse.Namespace, work: Path, song: Path, clips: list[Path]) -> dict:
+    """Full renders into an empty piece cache: without lyrics, with a line every bar, without again."""
+    w, h = (1920, 1080) if not args.quick else (1280, 720)
+    plan = make_plan(song, len(clips), args.seconds, w, h, 30, quality, work / "out.mp4")
+    row: dict = {"quality": quality, "frames": plan.frames, "size": f"{w}x{h}", "lines": 0}
+    for name, p in (("bare", plan), ("lyrics", with_lyrics(plan)), ("bare2", plan)):
+        ws = work / f"ws-{quality}-{name}"
+        shutil.rmtree(ws, ignore_errors=True)
+        job = {"plan": p.model_dump(mode="json"), "takes": [str(c) for c in clips], "workspace": str(ws),
+               "out": str(work / f"{name}-{quality}.mp4"), "jobs": args.jobs}
+        print(f"[{quality}] mvpipe full render, {name} ...", flush=True)
+        row[f"{name}_s"], row[f"{name}_cpu"], row[f"{name}_mb"] = timed(child("mvpipe", job, work))
+        row["lines"] = max(row["lines"], len(p.captions.lines) if p.captions else 0)
+    row["lyrics_vs_bare_cpu"] = row["lyrics_cpu"] / ((row["bare_cpu"] + row["bare2_cpu"]) / 2)
+    row["lyrics_vs_bare_wall"] = row["lyrics_s"] / ((row["bare_s"] + row["bare2_s"]) / 2)
+    row["load_after"] = os.getloadavg()   # 1, 5, 15 min: how busy the machine was
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def lyrics_table(rows: list[dict]) -> str:
+    head = ("| preset | lines | without (CPU s, wall s) | with (CPU s, wall s) | without again | with / without: CPU, "
+            "wall | peak MB without, with |\n|---|---|---|---|---|---|---|\n")
+    return head + "\n".join(
+        f"| {r['quality']} | {r['lines']} | {r['bare_cpu']:.1f}, {r['bare_s']:.1f} | {r['lyrics_cpu']:.1f}, "
+        f"{r['lyrics_s']:.1f} | {r['bare2_cpu']:.1f}, {r['bare2_s']:.1f} | {r['lyrics_vs_bare_cpu']:.3f}×, "
+        f"{r['lyrics_vs_bare_wall']:.3f}× | {max(r['bare_mb'], r['bare2_mb']):.0f}, {r['lyrics_mb']:.0f} |"
+        for r in rows)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| preset | mvpipe full | re-render one shot | encode floor | MoviePy 2 | full / floor (wall, CPU) | "
             "re-render / full | MoviePy / mvpipe | peak MB: mvpipe, floor, MoviePy |\n"
@@ -271,6 +315,7 @@ def main() -> None:
     ap.add_argument("--qualities", default="final,draft")
     ap.add_argument("--jobs", type=int, default=None, help="pieces mvpipe encodes at once (default: mvpipe's)")
     ap.add_argument("--skip-moviepy", action="store_true")
+    ap.add_argument("--lyrics", action="store_true", help="time burned-in captions (a line every bar) instead")
     ap.add_argument("--work", type=Path, default=Path("/tmp/mvpipe-bench"))
     ap.add_argument("--child", nargs=2, metavar=("KIND", "JOB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -281,11 +326,12 @@ def main() -> None:
     takes, args.seconds = (8, 20.0) if args.quick else (30, 120.0)
     work = args.work / ("quick" if args.quick else "full")
     song, clips = make_inputs(work, takes, args.seconds)
-    rows = [bench(q, args, work, song, clips) for q in args.qualities.split(",")]
+    run = bench_lyrics if args.lyrics else bench
+    rows = [run(q, args, work, song, clips) for q in args.qualities.split(",")]
     print()
     print(f"command: .venv/bin/python scripts/bench_assembly.py {' '.join(sys.argv[1:])}")
-    print(table(rows))
-    (work / "results.json").write_text(json.dumps(rows, indent=2))
+    print(lyrics_table(rows) if args.lyrics else table(rows))
+    (work / ("results-lyrics.json" if args.lyrics else "results.json")).write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -69,11 +69,12 @@ def source_for(info: MediaInfo, need: int, fps: int, if_short: IfShort) -> Sourc
 
 
 def piece_command(piece: Piece, sources: list[Source], fit: Fit, enc: EncoderSettings, *,
-                  lead_in: Path | None = None, lead_out: int = 0) -> Command:
+                  lead_in: Path | None = None, lead_out: int = 0, burn: str = "") -> Command:
     """The command that renders ``piece``; ``sources`` is indexed by segment.
 
     ``lead_in``: a transition reads its outgoing window from this lead file instead of the take.
     ``lead_out``: a body also writes its window's next ``lead_out`` frames as a second output.
+    ``burn``: filters drawn on the piece's finished frames (captions), not on the lead.
     """
     inputs: list[tuple[list[str], Path]] = []
     chains: list[str] = []
@@ -99,12 +100,12 @@ def piece_command(piece: Piece, sources: list[Source], fit: Fit, enc: EncoderSet
         kind = "fade" if piece.a is None and piece.transition in ("fade-black", "fade-white") \
             else XFADE[piece.transition]
         chains.append(f"[a][b]xfade=transition={kind}:duration={piece.frames / enc.fps!r}:offset=0"
-                      f"{enc.filter_tail}[v]")
+                      f"{burn}{enc.filter_tail}[v]")
     elif lead_out:
         chains[-1] = (chains[-1].removesuffix("[b]") + f",split[body][lead];[body]trim=end_frame={piece.frames}"
-                      f"{enc.filter_tail}[v];[lead]trim=start_frame={piece.frames},setpts=PTS-STARTPTS[l]")
+                      f"{burn}{enc.filter_tail}[v];[lead]trim=start_frame={piece.frames},setpts=PTS-STARTPTS[l]")
     else:
-        chains[-1] = chains[-1].removesuffix("[b]") + f"{enc.filter_tail}[v]"
+        chains[-1] = chains[-1].removesuffix("[b]") + f"{burn}{enc.filter_tail}[v]"
     output = ["-map", "[v]", "-an", "-sn", "-dn", *enc.video_args, "-frames:v", str(piece.frames),
               "-fps_mode", "passthrough", "-video_track_timescale", str(enc.timescale),
               "-map_metadata", "-1", "-f", "mp4"]

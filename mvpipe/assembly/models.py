@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from mvpipe.captions.models import CaptionLine
+
 
 class SegmentRecord(BaseModel):
     """Where one take landed, and how it was stretched to fit."""
@@ -59,6 +61,8 @@ class RenderManifest(BaseModel):
     reused: int
     seconds: float
     warnings: list[str] = Field(default_factory=list)
+    sidecars: list[Path] = Field(default_factory=list, description="subtitle files written beside the video")
+    captions: list[CaptionLine] = Field(default_factory=list, description="the lines burned in / in the sidecars")
 
 
 class CheckReport(BaseModel):

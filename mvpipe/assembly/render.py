@@ -33,6 +33,7 @@ from mvpipe.assembly.encoder import Codec, EncoderSettings, settings
 from mvpipe.assembly.graph import Command, Source, piece_command, source_for
 from mvpipe.assembly.models import PieceRecord, RenderManifest, SegmentRecord
 from mvpipe.assembly.probe import probe, stream_facts
+from mvpipe.captions.files import burns, check_sidecars, write_sidecars
 from mvpipe.errors import MvpipeError
 from mvpipe.ffmpeg import ffmpeg_exe, run_ffmpeg
 from mvpipe.generation.provider import Take
@@ -63,6 +64,9 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
     warnings: list[str] = []
     sound_warnings: list[str] = []
+    if plan.captions is not None:
+        check_sidecars(out, manifest_path(out))
+    burn, caption_files = burns(plan, [(p.start_frame, p.frames) for p in parts], workspace.pieces)
 
     workers = max(1, jobs or default_jobs(enc))
     ffmpegs = threading.Semaphore(workers)    # FFmpeg runs at once: the memory bound
@@ -78,22 +82,24 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     with ThreadPoolExecutor(max_workers=1) as side:
         audio = side.submit(soundtrack)
         sources = _sources(plan, takes, need, warnings, say)
-        commands = [piece_command(p, sources, plan.fit, enc) for p in parts]
+        commands = [piece_command(p, sources, plan.fit, enc, burn=b) for p, b in zip(parts, burn, strict=True)]
         folder = workspace.pieces
         todo = work(parts, [_key(c) for c in commands], folder, {p.name for p in folder.iterdir()})
         say(f"{len(todo.encode)} of {len(parts)} pieces to encode ({enc.encoder}), "
             f"{len(parts) - len(todo.encode)} cached")
         headers = _encode_all(todo, parts, commands, lambda part, **lead: piece_command(
-            part, sources, plan.fit, enc, **lead), workers, ffmpegs, lambda part: _describe(plan, part), say,
-            executor)
+            part, sources, plan.fit, enc, burn=burn[parts.index(part)], **lead), workers, ffmpegs,
+            lambda part: _describe(plan, part), say, executor)
         master, aac = audio.result()
     warnings += sound_warnings
+    subs = write_sidecars(plan, out, manifest_path(out))
     say("joining pieces and muxing the song")
-    _join(todo.paths, set(headers.values()), aac, out, enc, plan)
+    _join(todo.paths, set(headers.values()), aac, out, enc, plan,
+          subs[0] if subs and plan.subtitles in ("track", "both") else None)
     manifest = _manifest(plan, out, enc, loudness, sources, need, parts, todo, warnings,
-                         round(time.monotonic() - began, 3))
+                         round(time.monotonic() - began, 3), subs)
     write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
-    removed, freed = _keep_and_prune(folder, out, [*todo.paths, master, aac])
+    removed, freed = _keep_and_prune(folder, out, [*todo.paths, master, aac, *caption_files])
     if removed:
         say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
@@ -165,7 +171,7 @@ def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command]
 
 def _manifest(plan: Plan, out: Path, enc: EncoderSettings, loudness: float | None, sources: list[Source],
               need: list[int], parts: list[timeline.Piece], todo: Work, warnings: list[str],
-              seconds: float) -> RenderManifest:
+              seconds: float, subs: list[Path]) -> RenderManifest:
     """What this render was made of, to check the video against and to re-render it from."""
     return RenderManifest(
         output=out, song=plan.song, song_start=plan.song_start, song_end=plan.song_end, fps=plan.fps,
@@ -182,7 +188,8 @@ def _manifest(plan: Plan, out: Path, enc: EncoderSettings, loudness: float | Non
         pieces=[PieceRecord(key=key, kind=p.kind, start_frame=p.start_frame, frames=p.frames,
                             shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo.encode)
                 for key, p in zip(todo.keys, parts, strict=True)],
-        encoded=len(todo.encode), reused=len(parts) - len(todo.encode), seconds=seconds, warnings=warnings)
+        encoded=len(todo.encode), reused=len(parts) - len(todo.encode), seconds=seconds, warnings=warnings,
+        sidecars=subs, captions=plan.captions.lines if plan.captions else [])
 
 
 # An unused cached file younger than this is left alone: it may be a render's that is running now.
@@ -317,10 +324,12 @@ def _aac(master: Path, enc: EncoderSettings) -> Path:
     return dest
 
 
-def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan) -> None:
+def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan,
+          subs: Path | None = None) -> None:
     """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename.
 
-    ``headers``: the distinct codec headers of the pieces (read as they were encoded or found).
+    ``headers``: the distinct codec headers of the pieces (read as they were encoded or found);
+    ``subs``: a SubRip file to add as a soft subtitle track (MP4 timed text).
     """
     if len(headers) != 1:
         raise MvpipeError("pieces have different codec headers and cannot be joined; delete the piece cache "
@@ -330,15 +339,18 @@ def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: Encod
         with os.fdopen(fd, "w") as f:
             f.write("ffconcat version 1.0\n")
             for p in paths:
-                f.write(f"file '{p.resolve()}'\n")
+                quoted = str(p.resolve()).replace("'", "'\\''")   # the concat format's quoting
+                f.write(f"file '{quoted}'\n")
         tag = ["-tag:v", "hvc1"] if enc.codec == "h265" else []
         # The concat demuxer offsets each file by durations rounded to microseconds; over many pieces
         # that drifts off the frame grid. Snap every timestamp back onto it (drift stays << 1 frame).
         step = enc.timescale // enc.fps
         snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac),
-                        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *tag, "-bsf:v", snap, "-c:a", "copy",
+            track = ["-i", str(subs), "-map", "2:s:0", "-c:s", "mov_text"] if subs is not None else []
+            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac), *track[:2],
+                        "-map", "0:v:0", "-map", "1:a:0", *track[2:], "-c:v", "copy", *tag, "-bsf:v", snap,
+                        "-c:a", "copy",
                         "-movflags", "+faststart",
                         "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
                        what="joining pieces and muxing the song")
