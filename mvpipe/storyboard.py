@@ -206,7 +206,7 @@ class Shot(_Model):
     audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
     if_short: IfShort = Field(default="hold", description="when a take is shorter than its slot")
     take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
-    lyrics: Annotated[list[str], BeforeValidator(_split_lines)] = Field(
+    lyrics: Annotated[list[str], BeforeValidator(_split_lines, json_schema_input_type=str | list[str])] = Field(
         default_factory=list, description="lines spread over the shot's bars")
 
     @field_validator("id")
