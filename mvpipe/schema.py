@@ -18,6 +18,8 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "mvpipe": f"storyboard spec version; this mvpipe reads {SPEC_VERSION}",
         "title": "shown in plans and manifests",
         "song": "the song file (any format FFmpeg reads), relative to this file",
+        "lyrics": "the words: a lyrics file, lines on the grid, or both (see README, 'Lyrics and captions')",
+        "captions": "how the words are set: font, size, colours, outline, shadow, position, fades, karaoke",
         "output": "the video: aspect, height, fps, path, fit, quality, and more outputs under 'also'",
         "timing": "how the song is cut up: range, grid and shot lengths",
         "generator": "default provider[:model] for every shot (see `mvpipe providers`)",
@@ -37,6 +39,7 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "height": "frame height of this output (default: the main output's)",
         "fit": "how clips fill this output's frame (default: the main output's)",
         "quality": "encode quality of this output (default: the main output's)",
+        "subtitles": "burn, track (a soft MP4 track), both, or sidecar (.srt/.vtt only)",
     },
     "Timing": {
         "min_shot": "no shot shorter than this ('1 bar', '2 beats', '1.5s')",
@@ -58,6 +61,20 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "continue": "'previous': this shot's first frame is the previous shot's last frame",
     },
     "Transition": {"type": "the transition's kind"},
+    "Lyrics": {
+        "file": "a lyrics file (.lrc incl. enhanced word times, .srt, .vtt, .ass), relative to this file",
+        "lines": "lines placed on the grid: {at: 'N bars' | 'N beats' | 'N.Ns', text, length}",
+    },
+    "LyricLine": {"text": "the words of this line"},
+    "Captions": {
+        "colour": "'#RRGGBB' or '#RRGGBBAA' (AA: opacity)",
+        "outline_colour": "colour of the outline around the letters",
+        "shadow_colour": "colour of the shadow",
+        "bold": "bold letters",
+        "position": "bottom, middle or top, inside the output's safe zone",
+        "fade_in_ms": "fade in from half opacity over this many milliseconds",
+        "fade_out_ms": "fade out to half opacity over this many milliseconds",
+    },
     "Length": {"value": "how many", "unit": "beats, bars or seconds"},
 }
 
