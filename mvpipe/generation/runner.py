@@ -27,10 +27,10 @@ from mvpipe import interrupt
 from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, JobStalled, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, Take
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.providers.animatic import render_card
-from mvpipe.generation.remote import ApiClient, ProviderError, RetryPolicy, TransientError
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider, RetryPolicy, TransientError
 from mvpipe.planner import Plan
 from mvpipe.workspace import Workspace, atomic_path
 
