@@ -157,7 +157,7 @@ def estimate(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None 
 
     board = _board(storyboard)
     result = plan(board, take_numbers=_take_numbers(board, retake, progress), progress=progress)
-    return estimate_plan(result, workspace_of(board), only=only)
+    return estimate_plan([s.request for s in result.segments], workspace_of(board), only=only)
 
 
 def render(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None = None, retake: Iterable[str] = (),
@@ -209,8 +209,8 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
     _say(progress, f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
                    f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
     # the budget counts only new spending: cached takes and journaled jobs are already paid for
-    takes = generate(result, workspace, progress=progress, only=only, max_cost=max_cost, dry_run=dry_run,
-                     limits=limits)
+    takes = generate([s.request for s in result.segments], workspace, progress=progress, only=only,
+                     max_cost=max_cost, dry_run=dry_run, limits=limits)
     report = RenderReport(estimate=takes.estimate.rows, to_spend_usd=takes.estimate.to_spend_usd, dry_run=dry_run)
     if dry_run:
         return report

@@ -310,7 +310,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     workspace = Workspace.for_storyboard(args.storyboard)
     workspace.check_writable()
     _, result = _plan(board, _progress, workspace.take_numbers())
-    rows = status(result, workspace)
+    rows = status([s.request for s in result.segments], workspace)
     print(json.dumps([r.model_dump() for r in rows], indent=2) if args.json else status_table(rows))
     return 0
 
@@ -382,7 +382,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check_export_rates(board, formats)
     workspace = Workspace.for_storyboard(args.storyboard)
     analysis, result = _plan(board, _progress, workspace.take_numbers())
-    takes = existing_takes(result, workspace)
+    takes = existing_takes([s.request for s in result.segments], workspace)
     missing = [t.shot for t in takes.values() if t.status != "done"]
     if missing:
         _progress(f"warning: no take yet for {', '.join(missing)}: their animatic cards stand in")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "generation"))
 
 from fakes.server import FakeServer, OpenAIVideos, clip_bytes  # noqa: E402
-from genkit import FAST, clip_request, plan_of  # noqa: E402
+from genkit import FAST, clip_request  # noqa: E402
 
 from mvpipe.generation import providers  # noqa: E402
 from mvpipe.generation.providers.openai import OpenAIVideosProvider  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, FakeServer(OpenAIVideos(args.poll_hint_ms),
                                                           latency=args.latency) as srv:
         os.environ.update(OPENAI_BASE_URL=srv.url + "/v1", OPENAI_API_KEY=srv.key)
-        plan = plan_of([clip_request("openai", f"s{i}", i) for i in range(args.shots)], Path(tmp))
+        plan = [clip_request("openai", f"s{i}", i) for i in range(args.shots)]
         t0 = time.monotonic()
         takes = generate(plan, Workspace(Path(tmp) / ".mvpipe"), settings=FAST)
         elapsed = time.monotonic() - t0

@@ -13,18 +13,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mvpipe.generation.remote import HeaderAuth
 from mvpipe.workspace import file_digest
-
-if TYPE_CHECKING:
-
-    import httpx
-
-    from mvpipe.generation.remote import ApiClient, ProviderError, TransientError
 
 
 class Shape(BaseModel):
@@ -316,57 +309,3 @@ class JobState(BaseModel):
     expires_at: float | None = Field(default=None, description="unix time the download link dies")
     poll_after: float | None = Field(default=None, description="seconds until the provider wants the next poll")
     billed: bool = Field(default=False, description="a failure the provider still charges for (Runway SAFETY.INPUT)")
-
-
-class RemoteProvider(Provider):
-    """A provider whose clips are paid jobs elsewhere: submit once, poll, download.
-
-    Adapters map fields only; the runner owns retries, polling, journal and verification, and
-    ``client`` (an :class:`~mvpipe.generation.remote.ApiClient`) owns auth, base URL and HTTP retries.
-    """
-
-    base_url: ClassVar[str]
-    base_url_env: ClassVar[str]
-    key_env: ClassVar[str]
-    key_required: ClassVar[bool] = True  # False: a local server; a key, where set, is still sent
-    poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
-    stall_timeout: ClassVar[float] = 1800.0  # seconds without any change in state or progress (each API: its own)
-
-    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
-        """Signs each request to the API's own host (never one to a download host): a bearer key by default."""
-        return HeaderAuth({"Authorization": f"Bearer {key}"})
-
-    def classify(self, response: httpx.Response) -> TransientError | ProviderError | None:
-        """An error response the shared rules (status, ``Retry-After``) would misread; None: let them decide.
-
-        For APIs whose body says more than the status (one 429 meaning "too fast" or "no balance").
-        """
-        return None
-
-    @abstractmethod
-    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
-        """Start the clip job (one POST, which costs money); return the provider's job id."""
-
-    @abstractmethod
-    def poll(self, job_id: str, client: ApiClient) -> JobState:
-        """The job's state now."""
-
-    def download(self, job_id: str, state: JobState, dest: Path, client: ApiClient) -> None:
-        """Fetch the finished job's file to ``dest``."""
-        client.download(state.download_url or "", dest)
-
-    def cancel(self, job_id: str, client: ApiClient) -> bool:
-        """Stop a job; False where the API has no way to."""
-        return False
-
-    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
-        """Ids of jobs created since ``since`` that match ``request``, newest first; None: cannot list."""
-        return None
-
-    def submit_keyframe(self, request: ClipRequest, client: ApiClient) -> str:
-        """Start a keyframe-image job from the characters' references (where ``keyframe_model`` is set)."""
-        raise NotImplementedError(f"{self.name} makes no keyframes")
-
-    def warnings(self, client: ApiClient) -> list[str]:
-        """Things the user should know before paying (a retired endpoint, say)."""
-        return []

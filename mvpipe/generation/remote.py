@@ -1,4 +1,5 @@
-"""HTTP for remote providers, shared by every adapter: auth, base URL, retries, downloads.
+"""Remote providers: the :class:`RemoteProvider` contract (submit, poll, download) and the HTTP every adapter
+shares (:class:`ApiClient`: auth, base URL, retries, downloads).
 
 Adapters only map fields; this module decides what is worth retrying (408/409/429/5xx and network
 errors, honouring ``Retry-After``/``retry-after-ms``), what fails at once (other 4xx, with the
@@ -11,11 +12,12 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Callable, Generator
+from abc import abstractmethod
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -24,10 +26,8 @@ from tenacity.wait import wait_exponential_jitter
 
 from mvpipe import interrupt
 from mvpipe.errors import InputError, ProviderError, TransientError
+from mvpipe.generation.provider import ClipRequest, JobState, Provider
 from mvpipe.workspace import atomic_path
-
-if TYPE_CHECKING:
-    from mvpipe.generation.provider import RemoteProvider
 
 RETRY_STATUSES = frozenset({408, 409, 429})
 
@@ -217,3 +217,57 @@ def unix_time(value: object) -> float:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+class RemoteProvider(Provider):
+    """A provider whose clips are paid jobs elsewhere: submit once, poll, download.
+
+    Adapters map fields only; the runner owns retries, polling, journal and verification, and
+    ``client`` (an :class:`ApiClient`) owns auth, base URL and HTTP retries.
+    """
+
+    base_url: ClassVar[str]
+    base_url_env: ClassVar[str]
+    key_env: ClassVar[str]
+    key_required: ClassVar[bool] = True  # False: a local server; a key, where set, is still sent
+    poll_interval: ClassVar[float] = 5.0  # defaults; RunnerSettings may override both
+    stall_timeout: ClassVar[float] = 1800.0  # seconds without any change in state or progress (each API: its own)
+
+    def auth(self, key: str, environ: Mapping[str, str]) -> httpx.Auth:
+        """Signs each request to the API's own host (never one to a download host): a bearer key by default."""
+        return HeaderAuth({"Authorization": f"Bearer {key}"})
+
+    def classify(self, response: httpx.Response) -> TransientError | ProviderError | None:
+        """An error response the shared rules (status, ``Retry-After``) would misread; None: let them decide.
+
+        For APIs whose body says more than the status (one 429 meaning "too fast" or "no balance").
+        """
+        return None
+
+    @abstractmethod
+    def submit(self, request: ClipRequest, first_frame: Path | None, client: ApiClient) -> str:
+        """Start the clip job (one POST, which costs money); return the provider's job id."""
+
+    @abstractmethod
+    def poll(self, job_id: str, client: ApiClient) -> JobState:
+        """The job's state now."""
+
+    def download(self, job_id: str, state: JobState, dest: Path, client: ApiClient) -> None:
+        """Fetch the finished job's file to ``dest``."""
+        client.download(state.download_url or "", dest)
+
+    def cancel(self, job_id: str, client: ApiClient) -> bool:
+        """Stop a job; False where the API has no way to."""
+        return False
+
+    def list_recent(self, request: ClipRequest, since: float, client: ApiClient) -> list[str] | None:
+        """Ids of jobs created since ``since`` that match ``request``, newest first; None: cannot list."""
+        return None
+
+    def submit_keyframe(self, request: ClipRequest, client: ApiClient) -> str:
+        """Start a keyframe-image job from the characters' references (where ``keyframe_model`` is set)."""
+        raise NotImplementedError(f"{self.name} makes no keyframes")
+
+    def warnings(self, client: ApiClient) -> list[str]:
+        """Things the user should know before paying (a retired endpoint, say)."""
+        return []

@@ -1,7 +1,7 @@
-"""Plan -> takes, paying for each clip at most once.
+"""Clip requests -> takes, paying for each clip at most once.
 
-Every segment becomes one task. Cached takes (``takes/<cache_key>.mp4``) are reused; local
-providers render in place; remote jobs go through the journal: recorded before submit, their id
+Every request (a plan segment's) becomes one task. Cached takes (``takes/<cache_key>.mp4``) are reused;
+local providers render in place; remote jobs go through the journal: recorded before submit, their id
 right after, then polled (with the provider's hints and jitter), watched for stalls, downloaded
 before the link dies, decoded and length-checked, and renamed into the cache. A rerun re-polls or
 re-downloads what the journal knows and reconciles with the provider where a crash hid a submit.
@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,11 +27,10 @@ from mvpipe import interrupt
 from mvpipe.errors import BudgetExceeded, DownloadFailed, InputError, JobFailed, JobStalled, MvpipeError, show_traceback
 from mvpipe.generation.journal import JobRecord, Journal
 from mvpipe.generation.media import BadMedia, check_image, clip_seconds, last_frame
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, RemoteProvider, Take
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, Provider, Take
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.providers.animatic import render_card
-from mvpipe.generation.remote import ApiClient, ProviderError, RetryPolicy, TransientError
-from mvpipe.planner import Plan
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider, RetryPolicy, TransientError
 from mvpipe.workspace import Workspace, atomic_path
 
 Progress = Callable[[str], None]
@@ -149,11 +148,12 @@ class _Clip:
         return self.request.shot + (f"#{self.request.part}" if self.request.part else "")
 
 
-def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = None,
+def generate(requests: Sequence[ClipRequest], workspace: Workspace, *, progress: Progress | None = None,
              only: Iterable[str] | None = None, max_cost: float | None = None, dry_run: bool = False,
              settings: RunnerSettings | None = None,
              limits: dict[str, threading.Semaphore] | None = None) -> GenerationResult:
-    """A take for every segment of ``plan``, keyed by (shot, part); never pays twice for one.
+    """A take for every request (a plan's segments' requests, in plan order), keyed by (shot, part); never pays
+    twice for one.
 
     ``only``: generate just these shots (others use their cached takes, or a 'skipped' card).
     A retake is a new ``request.take`` (set by the planner), hence a new cache key.
@@ -162,35 +162,35 @@ def generate(plan: Plan, workspace: Workspace, *, progress: Progress | None = No
     stand-in takes with ``status='failed'``: check :attr:`GenerationResult.failures`.
     ``limits`` (provider -> semaphore of its concurrency) is shared by runs that share an account (a batch).
     """
-    run = _Run(plan, workspace, progress, settings or RunnerSettings.from_env(), limits)
+    run = _Run(requests, workspace, progress, settings or RunnerSettings.from_env(), limits)
     try:
         return run.go(set(only) if only else None, max_cost, dry_run)
     finally:
         run.close()
 
 
-def estimate(plan: Plan, workspace: Workspace, *, only: Iterable[str] | None = None) -> Estimate:
+def estimate(requests: Sequence[ClipRequest], workspace: Workspace, *, only: Iterable[str] | None = None) -> Estimate:
     """The estimate :func:`generate` would print, without running anything."""
-    run = _Run(plan, workspace, None, RunnerSettings())
+    run = _Run(requests, workspace, None, RunnerSettings())
     try:
         return run.estimate(run.clips(set(only) if only else None))
     finally:
         run.close()
 
 
-def status(plan: Plan, workspace: Workspace) -> list[ShotStatus]:
+def status(requests: Sequence[ClipRequest], workspace: Workspace) -> list[ShotStatus]:
     """Per segment: its take, provider job, state and recorded cost."""
-    run = _Run(plan, workspace, None, RunnerSettings())
+    run = _Run(requests, workspace, None, RunnerSettings())
     try:
         return [run.shot_status(c) for c in run.clips(None)]
     finally:
         run.close()
 
 
-def existing_takes(plan: Plan, workspace: Workspace) -> GenerationResult:
+def existing_takes(requests: Sequence[ClipRequest], workspace: Workspace) -> GenerationResult:
     """The takes a render would use now, generating nothing: each segment's cached take, or the
     'skipped' animatic card :func:`generate` puts in its place (for an export before any render)."""
-    run = _Run(plan, workspace, None, RunnerSettings())
+    run = _Run(requests, workspace, None, RunnerSettings())
     try:
         clips = run.clips(set())
         takes = {}
@@ -215,9 +215,9 @@ def status_table(rows: list[ShotStatus]) -> str:
 
 
 class _Run:
-    def __init__(self, plan: Plan, workspace: Workspace, progress: Progress | None,
+    def __init__(self, requests: Sequence[ClipRequest], workspace: Workspace, progress: Progress | None,
                  settings: RunnerSettings, limits: dict[str, threading.Semaphore] | None = None) -> None:
-        self.plan = plan
+        self.requests = requests
         self.ws = workspace
         self.s = settings
         self.journal = Journal(workspace.journal)
@@ -238,22 +238,25 @@ class _Run:
     # -- planning the run -------------------------------------------------------------------
 
     def clips(self, only: set[str] | None) -> list[_Clip]:
-        shots = {seg.shot for seg in self.plan.segments}
+        shots = {req.shot for req in self.requests}
         for name in only or set():
             if name not in shots:
                 raise InputError(f"no shot '{name}' in the plan; shots: {', '.join(sorted(shots))}.",
                                  shot=name)
         out: list[_Clip] = []
         last_of: dict[str, int] = {}
-        for i, seg in enumerate(self.plan.segments):
-            provider, caps = resolve(seg.generator)
-            req = seg.request
+        generators: dict[str, tuple[Provider, Capabilities]] = {}  # each resolved once a run, not once a clip
+        for i, req in enumerate(self.requests):
+            spec = f"{req.provider}:{req.model}"
+            if spec not in generators:
+                generators[spec] = resolve(spec)
+            provider, caps = generators[spec]
             pred = last_of.get(req.continue_from) if req.continue_from else None
             if req.continue_from and pred is None:
                 raise InputError(f"continues from shot '{req.continue_from}', which does not come before it.",
                                  shot=req.shot, field="continue")
-            out.append(_Clip(req, provider, caps, only is None or seg.shot in only, i, pred))
-            last_of[seg.shot] = i
+            out.append(_Clip(req, provider, caps, only is None or req.shot in only, i, pred))
+            last_of[req.shot] = i
         self._clips = out
         return out
 

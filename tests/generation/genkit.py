@@ -1,15 +1,13 @@
-"""Helpers for generation tests: plans built from clip requests, fast runner settings, provider env vars."""
+"""Helpers for generation tests: clip requests, fast runner settings, provider env vars."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from mvpipe.generation.provider import ClipRequest
 from mvpipe.generation.providers import resolve
 from mvpipe.generation.remote import RetryPolicy
 from mvpipe.generation.runner import RunnerSettings
-from mvpipe.planner import Plan, Segment
 
 KEYS = {"openai": "OPENAI_API_KEY", "runway": "RUNWAYML_API_SECRET", "veo": "GEMINI_API_KEY"}
 BASES = {"openai": ("OPENAI_BASE_URL", "/v1"), "runway": ("RUNWAYML_BASE_URL", ""),
@@ -32,22 +30,3 @@ def clip_request(generator: str, shot: str, number: int, prompt: str | None = No
                        prompt=prompt or f"shot {shot}: a neon street at night", seconds=caps.covering_seconds(seconds),
                        width=w, height=h, aspect=shape.aspect if shape else "16:9",
                        resolution=shape.resolution if shape else None, fps=24, **extra)
-
-
-def plan_of(requests: list[ClipRequest], tmp: Path) -> Plan:
-    """A plan whose segments are ``requests`` back to back (timing is the assembler's business)."""
-    segments, frame = [], 0
-    for req in requests:
-        n = round(req.seconds * req.fps)
-        _, caps = resolve(f"{req.provider}:{req.model}")
-        segments.append(Segment(shot=req.shot, shot_number=req.shot_number, part=req.part, start_frame=frame,
-                                end_frame=frame + n, start=frame / req.fps, end=(frame + n) / req.fps,
-                                generator=caps.spec, request=req, requested_seconds=req.seconds,
-                                estimated_cost_usd=caps.estimate(req)))
-        frame += n
-    return Plan(song=tmp / "song.wav", song_sha256="0" * 64, song_start=0.0, song_end=frame / 24, fps=24,
-                width=requests[0].width, height=requests[0].height, aspect="16:9", output=tmp / "out.mp4",
-                frames=frame, segments=segments, paid_seconds=sum(r.seconds for r in requests),
-                screen_seconds=frame / 24, estimated_cost_usd=sum(s.estimated_cost_usd for s in segments))
-
-

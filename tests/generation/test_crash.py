@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from fakes.server import FakeServer, Faults, OpenAIVideos
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
+from pydantic import TypeAdapter
 
+from mvpipe.generation.provider import ClipRequest
 from mvpipe.generation.runner import generate
 
 HERE = Path(__file__).parent
@@ -21,11 +23,12 @@ RENDER = """
 import sys
 sys.path.insert(0, {here!r})
 from genkit import FAST
+from pydantic import TypeAdapter
+from mvpipe.generation.provider import ClipRequest
 from mvpipe.generation.runner import generate
-from mvpipe.planner import Plan
 from mvpipe.workspace import Workspace
-plan = Plan.model_validate_json(open({plan!r}).read())
-generate(plan, Workspace({ws!r}), progress=print, settings=FAST)
+requests = TypeAdapter(list[ClipRequest]).validate_json(open({requests!r}).read())
+generate(requests, Workspace({ws!r}), progress=print, settings=FAST)
 """
 
 
@@ -39,15 +42,14 @@ def _wait_for(cond, timeout: float = 30.0) -> None:
 def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, point_at):
     extra = {1: " QUICK", 3: " HOLD"}
     reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}" + extra.get(i, "")) for i in range(1, 5)]
-    plan = plan_of(reqs, tmp_path)
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(plan.model_dump_json())
+    requests_file = tmp_path / "requests.json"
+    requests_file.write_bytes(TypeAdapter(list[ClipRequest]).dump_json(reqs))
     # s1 finishes at once and downloads slowly (killed mid-download); s3's job is created but its reply
     # never arrives before the kill; s2 and s4 are running at the provider
     faults = Faults(hold_submit={"HOLD": 60.0}, latency_for={"QUICK": 0.1}, slow=0.5)
     with FakeServer(OpenAIVideos(), latency=3.0, faults=faults) as srv:
         point_at("openai", srv)
-        code = RENDER.format(here=str(HERE), plan=str(plan_file), ws=str(workspace.root))
+        code = RENDER.format(here=str(HERE), requests=str(requests_file), ws=str(workspace.root))
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             def in_flight() -> bool:
@@ -69,7 +71,7 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
 
         srv.faults.hold_submit, srv.faults.slow = {}, 0.0
         said: list[str] = []
-        takes = generate(plan, workspace, progress=said.append, settings=FAST)
+        takes = generate(reqs, workspace, progress=said.append, settings=FAST)
 
         assert [t.status for t in takes.values()] == ["done"] * 4
         assert sorted(srv.creates.values()) == [1, 1, 1, 1], "every shot's job was submitted exactly once"
@@ -84,12 +86,12 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
 
 def test_ctrl_c_mid_flight_keeps_every_job_id_and_a_rerun_pays_nothing_again(tmp_path, workspace, point_at):
     reqs = [clip_request("openai", f"s{i}", i, prompt=f"shot {i}") for i in range(1, 5)]
-    plan = plan_of(reqs, tmp_path)
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(plan.model_dump_json())
-    stoppable = ("from mvpipe import interrupt\ntry:\n    with interrupt.handling_signals():\n        generate(plan")
-    code = RENDER.format(here=str(HERE), plan=str(plan_file), ws=str(workspace.root)).replace(
-        "generate(plan", stoppable) + "except KeyboardInterrupt as exc:\n    sys.exit(exc.exit_code)\n"
+    requests_file = tmp_path / "requests.json"
+    requests_file.write_bytes(TypeAdapter(list[ClipRequest]).dump_json(reqs))
+    stoppable = ("from mvpipe import interrupt\ntry:\n    with interrupt.handling_signals():\n"
+                 "        generate(requests")
+    code = RENDER.format(here=str(HERE), requests=str(requests_file), ws=str(workspace.root)).replace(
+        "generate(requests", stoppable) + "except KeyboardInterrupt as exc:\n    sys.exit(exc.exit_code)\n"
     with FakeServer(OpenAIVideos(), latency=30.0) as srv:
         point_at("openai", srv)
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -114,6 +116,6 @@ def test_ctrl_c_mid_flight_keeps_every_job_id_and_a_rerun_pays_nothing_again(tmp
         assert {job_id for _, job_id, _ in rows} == set(srv.jobs), "every submitted job kept its id"
         for job in srv.jobs.values():
             job.latency = 0.0
-        takes = generate(plan, workspace, settings=FAST)
+        takes = generate(reqs, workspace, settings=FAST)
         assert [t.status for t in takes.values()] == ["done"] * 4
         assert sorted(srv.creates.values()) == [1, 1, 1, 1], "the rerun resumed the jobs, submitting none again"

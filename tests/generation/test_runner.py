@@ -7,22 +7,22 @@ import io
 import sqlite3
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from fakes.server import FakeServer, Faults, OpenAIVideos
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
 from PIL import Image
 
 from mvpipe.errors import InputError, MvpipeError
 from mvpipe.generation.journal import Journal
 from mvpipe.generation.media import clip_seconds
+from mvpipe.generation.provider import ClipRequest
 from mvpipe.generation.runner import BudgetExceeded, RunnerSettings, estimate, generate, status, status_table
 from mvpipe.workspace import Workspace
 
 
-def _plan(tmp_path: Path, n: int = 3, **kw):
-    return plan_of([clip_request("openai", f"s{i}", i, **kw) for i in range(1, n + 1)], tmp_path)
+def _requests(n: int = 3, **kw) -> list[ClipRequest]:
+    return [clip_request("openai", f"s{i}", i, **kw) for i in range(1, n + 1)]
 
 
 def _posts(srv: FakeServer) -> list:
@@ -30,11 +30,11 @@ def _posts(srv: FakeServer) -> list:
 
 
 def test_each_shot_is_paid_once_and_a_rerun_touches_nothing(tmp_path, workspace, point_at):
-    plan = _plan(tmp_path)
+    requests = _requests()
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         said: list[str] = []
-        takes = generate(plan, workspace, progress=said.append, settings=FAST)
+        takes = generate(requests, workspace, progress=said.append, settings=FAST)
         assert [t.status for t in takes.values()] == ["done"] * 3
         assert sorted(srv.creates.values()) == [1, 1, 1]
         for take in takes.values():
@@ -46,17 +46,17 @@ def test_each_shot_is_paid_once_and_a_rerun_touches_nothing(tmp_path, workspace,
         assert said.index(next(s for s in said if "estimated new spend" in s)) < min(
             i for i, s in enumerate(said) if s.endswith("submitting"))
         before = len(srv.log)
-        again = generate(plan, workspace, settings=FAST)
+        again = generate(requests, workspace, settings=FAST)
         assert len(srv.log) == before, "a rerun with every take cached must not call the provider"
         assert {k: t.key for k, t in again.items()} == {k: t.key for k, t in takes.items()}
         assert again.spent_usd == 0 and again.estimate.to_spend_usd == 0
 
 
 def test_concurrency_limit_is_respected_and_used(tmp_path, workspace, point_at):
-    plan = _plan(tmp_path, n=7)  # sora-2 declares concurrency 4
+    requests = _requests(n=7)  # sora-2 declares concurrency 4
     with FakeServer(OpenAIVideos(), latency=0.3) as srv:
         point_at("openai", srv)
-        generate(plan, workspace, settings=FAST)
+        generate(requests, workspace, settings=FAST)
         # a job holds a slot from its creation to the poll that saw it finish (downloads run outside)
         last_poll = {r.path.rsplit("/", 1)[1]: r.at for r in srv.requests_to("GET", r"/v1/videos/[^/]+")}
         spans = [(j.created, last_poll[j.id]) for j in srv.jobs.values()]
@@ -65,31 +65,30 @@ def test_concurrency_limit_is_respected_and_used(tmp_path, workspace, point_at):
 
 
 def test_budget_refuses_before_any_request_and_dry_run_stops_after_estimate(tmp_path, workspace, point_at):
-    plan = _plan(tmp_path)
+    requests = _requests()
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         with pytest.raises(BudgetExceeded, match=r"\$1.20 is over --max-cost \$1.00"):
-            generate(plan, workspace, max_cost=1.0, settings=FAST)
+            generate(requests, workspace, max_cost=1.0, settings=FAST)
         said: list[str] = []
-        dry = generate(plan, workspace, dry_run=True, progress=said.append, settings=FAST)
+        dry = generate(requests, workspace, dry_run=True, progress=said.append, settings=FAST)
         assert srv.log == [] and len(dry) == 0
         assert dry.estimate.to_spend_usd == pytest.approx(1.20) and "estimated new spend: $1.20" in said[0]
-        generate(plan, workspace, max_cost=1.2, settings=FAST)
-        assert estimate(plan, workspace).to_spend_usd == 0
+        generate(requests, workspace, max_cost=1.2, settings=FAST)
+        assert estimate(requests, workspace).to_spend_usd == 0
 
 
 def test_only_touches_one_key(tmp_path, workspace, point_at):
-    plan = _plan(tmp_path)
+    requests = _requests()
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
-        takes = generate(plan, workspace, only=["s2"], settings=FAST)
+        takes = generate(requests, workspace, only=["s2"], settings=FAST)
         assert [t.status for t in takes.values()] == ["skipped", "done", "skipped"]
         assert list(srv.creates) == ["shot s2: a neon street at night"]
         assert not (workspace.takes / f"{takes[('s1', 0)].key}.mp4").exists()
-        full = generate(plan, workspace, settings=FAST)
+        full = generate(requests, workspace, settings=FAST)
         assert full[("s2", 0)].key == takes[("s2", 0)].key and sorted(srv.creates.values()) == [1, 1, 1]
-        changed = plan.model_copy(deep=True)
-        changed.segments[2].request = changed.segments[2].request.model_copy(update={"take": 2})  # a retake
+        changed = [*requests[:2], requests[2].model_copy(update={"take": 2})]  # a retake
         retaken = generate(changed, workspace, settings=FAST)
         assert retaken[("s3", 0)].key != full[("s3", 0)].key
         assert [retaken[k].key == full[k].key for k in full] == [True, True, False]
@@ -97,32 +96,31 @@ def test_only_touches_one_key(tmp_path, workspace, point_at):
 
 
 def test_failed_shot_gets_a_stand_in_and_a_rerun_retries_only_it(tmp_path, workspace, point_at):
-    reqs = [clip_request("openai", "ok", 1),
+    requests = [clip_request("openai", "ok", 1),
             clip_request("openai", "bad", 2, prompt="FORBIDDEN dance")]
-    plan = plan_of(reqs, tmp_path)
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
-        takes = generate(plan, workspace, settings=FAST)
+        takes = generate(requests, workspace, settings=FAST)
         bad = takes[("bad", 0)]
         assert bad.status == "failed" and "blocked by our moderation system" in bad.error
         assert bad.path.parent.name == "failed" and clip_seconds(bad.path) >= 3.9  # the stand-in card
         assert not (workspace.takes / f"{bad.key}.mp4").exists()
         assert [t.shot for t in takes.failures] == ["bad"] and "moderation" in takes.failure_table()
         assert takes.spent_usd == pytest.approx(0.40), "a failed job is not counted as spend"
-        rows = {r.shot: r for r in status(plan, workspace)}
+        rows = {r.shot: r for r in status(requests, workspace)}
         assert rows["ok"].state == "done" and rows["bad"].state == "failed" and "moderation" in rows["bad"].error
         assert "bad" in status_table(list(rows.values()))
-        generate(plan, workspace, settings=FAST)
+        generate(requests, workspace, settings=FAST)
         assert srv.creates == {"shot ok: a neon street at night": 1, "FORBIDDEN dance": 2}
 
 
 def test_continue_previous_starts_from_the_last_frame_after_its_predecessor(tmp_path, workspace, point_at):
     first = clip_request("openai", "a", 1)
     second = clip_request("openai", "b", 2, continue_from="a")
-    plan = plan_of([first, second], tmp_path)
+    requests = [first, second]
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
-        takes = generate(plan, workspace, settings=FAST)
+        takes = generate(requests, workspace, settings=FAST)
         job_a = srv.jobs[takes[("a", 0)].job_id]
         post_b = next(r for r in _posts(srv) if b'"shot b' in r.body)
     assert post_b.at >= srv.downloaded_at[job_a.id], "b is submitted only once a's clip is in"
@@ -130,15 +128,15 @@ def test_continue_previous_starts_from_the_last_frame_after_its_predecessor(tmp_
     frame = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert frame.size == (1280, 720)  # fitted to the output size, as the API requires
     assert takes[("b", 0)].key != second.cache_key(), "the first frame's bytes are part of the key"
-    assert [r.state for r in status(plan, workspace)] == ["done", "done"]
+    assert [r.state for r in status(requests, workspace)] == ["done", "done"]
 
 
 def test_failed_predecessor_fails_the_continuation_without_paying(tmp_path, workspace, point_at):
-    plan = plan_of([clip_request("openai", "a", 1, prompt="FORBIDDEN"),
-                    clip_request("openai", "b", 2, continue_from="a")], tmp_path)
+    requests = [clip_request("openai", "a", 1, prompt="FORBIDDEN"),
+                    clip_request("openai", "b", 2, continue_from="a")]
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
-        takes = generate(plan, workspace, settings=FAST)
+        takes = generate(requests, workspace, settings=FAST)
     assert takes[("b", 0)].status == "failed" and "continues from shot 'a'" in takes[("b", 0)].error
     assert list(srv.creates) == ["FORBIDDEN"]
 
@@ -148,7 +146,7 @@ def test_429_burst_on_submit_honours_retry_after_ms_and_submits_once(tmp_path, w
     with FakeServer(OpenAIVideos(), faults=faults) as srv:
         point_at("openai", srv)
         t0 = time.monotonic()
-        takes = generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+        takes = generate(_requests(n=1), workspace, settings=FAST)
         assert time.monotonic() - t0 >= 0.45
         assert takes[("s1", 0)].status == "done" and len(_posts(srv)) == 4 and len(srv.jobs) == 1
 
@@ -156,7 +154,7 @@ def test_429_burst_on_submit_honours_retry_after_ms_and_submits_once(tmp_path, w
 def test_other_4xx_fails_fast_with_the_providers_message(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(statuses={"submit": [400]})) as srv:
         point_at("openai", srv)
-        takes = generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+        takes = generate(_requests(n=1), workspace, settings=FAST)
         take = takes[("s1", 0)]
         assert take.status == "failed" and "answered 400: injected 400 on submit" in take.error
         assert len(_posts(srv)) == 1 and not srv.jobs
@@ -166,7 +164,7 @@ def test_lost_submit_reply_is_reconciled_not_resubmitted(tmp_path, workspace, po
     with FakeServer(OpenAIVideos(), faults=Faults(lose_reply=1)) as srv:
         point_at("openai", srv)
         said: list[str] = []
-        takes = generate(_plan(tmp_path, n=1), workspace, progress=said.append, settings=FAST)
+        takes = generate(_requests(n=1), workspace, progress=said.append, settings=FAST)
         assert takes[("s1", 0)].status == "done" and len(srv.jobs) == 1 and len(_posts(srv)) == 1
         assert takes[("s1", 0)].job_id in srv.jobs and any("interrupted" in s for s in said)
 
@@ -181,9 +179,9 @@ def test_intent_is_journaled_before_the_submit_reaches_the_provider(tmp_path, wo
             seen.extend(db.execute("SELECT state, job_id FROM jobs").fetchall())
             db.close()
         srv.on_create = look
-        generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+        generate(_requests(n=1), workspace, settings=FAST)
     assert seen == [("submitting", None)]
-    rec = Journal(workspace.journal).jobs(next(iter(status(_plan(tmp_path, n=1), workspace))).key)
+    rec = Journal(workspace.journal).jobs(next(iter(status(_requests(n=1), workspace))).key)
     assert [(r.state, r.job_id is not None, r.cost_usd) for r in rec] == [("done", True, pytest.approx(0.40))]
 
 
@@ -191,7 +189,7 @@ def test_intent_is_journaled_before_the_submit_reaches_the_provider(tmp_path, wo
 def test_bad_download_is_detected_and_fetched_again(tmp_path, workspace, point_at, fault):
     with FakeServer(OpenAIVideos(), faults=fault) as srv:
         point_at("openai", srv)
-        takes = generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+        takes = generate(_requests(n=1), workspace, settings=FAST)
         take = takes[("s1", 0)]
         assert take.status == "done" and clip_seconds(take.path) >= 3.9
         assert len(srv.requests_to("GET", r"/v1/videos/[^/]+/content")) == 2 and len(srv.jobs) == 1
@@ -200,17 +198,17 @@ def test_bad_download_is_detected_and_fetched_again(tmp_path, workspace, point_a
 def test_always_truncated_download_fails_the_shot_but_keeps_the_job(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(truncate=99)) as srv:
         point_at("openai", srv)
-        take = generate(_plan(tmp_path, n=1), workspace, settings=FAST)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)]
         assert take.status == "failed" and "download failed 3 times" in take.error
         srv.faults.truncate = 0
-        take = generate(_plan(tmp_path, n=1), workspace, settings=FAST)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)]
         assert take.status == "done" and len(srv.jobs) == 1, "the paid job is downloaded again, not redone"
 
 
 def test_expired_download_link_fails_with_a_clear_reason(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(expire_after=0.0)) as srv:
         point_at("openai", srv)
-        take = generate(_plan(tmp_path, n=1), workspace, settings=replace(FAST, poll_interval=0.3))[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=replace(FAST, poll_interval=0.3))[("s1", 0)]
     assert take.status == "failed" and "expired" in take.error
 
 
@@ -218,15 +216,15 @@ def test_stuck_job_without_cancel_stops_and_the_next_run_resumes_it(tmp_path, wo
     settings = replace(FAST, stall_timeout=0.3)
     with FakeServer(OpenAIVideos(), latency=0.2, faults=Faults(stuck=1)) as srv:
         point_at("openai", srv)
-        take = generate(_plan(tmp_path, n=1), workspace, settings=settings)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=settings)[("s1", 0)]
         [job] = srv.jobs.values()
         assert take.status == "failed" and "no progress" in take.error and "99%" in take.error
         assert f"resume polling job {job.id}" in take.error and len(srv.jobs) == 1
         said: list[str] = []
-        generate(_plan(tmp_path, n=1), workspace, settings=settings, progress=said.append, dry_run=True)
+        generate(_requests(n=1), workspace, settings=settings, progress=said.append, dry_run=True)
         assert any("in flight" in s for s in said), "the open job is not estimated as new spend"
         job.stuck = False
-        take = generate(_plan(tmp_path, n=1), workspace, settings=settings)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=settings)[("s1", 0)]
         assert take.status == "done" and take.job_id == job.id and len(srv.jobs) == 1
 
 
@@ -237,18 +235,18 @@ def test_missing_key_is_an_input_error_before_any_request(tmp_path, workspace, p
         point_at("openai", srv)
         monkeypatch.delenv("OPENAI_API_KEY")
         with pytest.raises(InputError, match="set OPENAI_API_KEY"):
-            generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+            generate(_requests(n=1), workspace, settings=FAST)
         assert srv.log == []
 
 
 def test_animatic_runs_locally_and_caches(tmp_path):
     ws = Workspace(tmp_path / ".mvpipe")
-    plan = plan_of([clip_request("animatic", "a", 1, seconds=1.0), clip_request("animatic", "b", 2, seconds=1.0,
-                                                                                continue_from="a")], tmp_path)
-    takes = generate(plan, ws, settings=FAST)
+    requests = [clip_request("animatic", "a", 1, seconds=1.0), clip_request("animatic", "b", 2, seconds=1.0,
+                                                                                continue_from="a")]
+    takes = generate(requests, ws, settings=FAST)
     assert [t.status for t in takes.values()] == ["done", "done"] and takes.spent_usd == 0
     mtimes = [t.path.stat().st_mtime_ns for t in takes.values()]
-    again = generate(plan, ws, settings=FAST)
+    again = generate(requests, ws, settings=FAST)
     assert [t.path.stat().st_mtime_ns for t in again.values()] == mtimes
 
 
@@ -257,9 +255,9 @@ def test_a_second_run_on_the_same_workspace_waits_its_turn(tmp_path, workspace, 
         point_at("openai", srv)
         with Journal(workspace.journal).exclusive():
             with pytest.raises(MvpipeError, match="another mvpipe run is generating"):
-                generate(_plan(tmp_path, n=1), workspace, settings=FAST)
+                generate(_requests(n=1), workspace, settings=FAST)
         assert not srv.jobs
-        assert generate(_plan(tmp_path, n=1), workspace, settings=FAST)[("s1", 0)].status == "done"
+        assert generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)].status == "done"
 
 
 def test_timing_knobs_come_from_settings_or_the_environment() -> None:

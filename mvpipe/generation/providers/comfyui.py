@@ -25,8 +25,8 @@ import httpx
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider
-from mvpipe.generation.remote import ApiClient, ProviderError
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider
 from mvpipe.workspace import file_digest
 
 _VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".gif")

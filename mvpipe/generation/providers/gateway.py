@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, RemoteProvider, Shape, shape_table
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, Shape, shape_table
+from mvpipe.generation.remote import RemoteProvider
 
 
 class GatewayModel(BaseModel):

@@ -24,16 +24,8 @@ import httpx
 
 from mvpipe.errors import InputError
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import (
-    Capabilities,
-    ClipRequest,
-    ImageLimit,
-    JobState,
-    RemoteProvider,
-    Shape,
-    shape_table,
-)
-from mvpipe.generation.remote import ApiClient, ProviderError, TransientError, retry_after
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, Shape, shape_table
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider, TransientError, retry_after
 
 _STATES = {"submitted": "queued", "processing": "running", "succeed": "succeeded", "failed": "failed"}
 _RETRY_CODES = frozenset({1302, 1303, 5000, 5001, 5002})  # too fast, over concurrency, server side

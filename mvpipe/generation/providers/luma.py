@@ -16,16 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import (
-    Capabilities,
-    ClipRequest,
-    ImageLimit,
-    JobState,
-    RemoteProvider,
-    Shape,
-    shape_table,
-)
-from mvpipe.generation.remote import ApiClient, ProviderError, unix_time
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, Shape, shape_table
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider, unix_time
 
 _STATES = {"queued": "queued", "dreaming": "running", "processing": "running", "completed": "succeeded",
            "failed": "failed"}

@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, RemoteProvider, shape_table
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, shape_table
+from mvpipe.generation.remote import ApiClient, RemoteProvider
 
 _STATES = {"queued": "queued", "in_progress": "running", "completed": "succeeded", "failed": "failed"}
 _RETIRED = date(2026, 9, 24)

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, RemoteProvider, shape_table
-from mvpipe.generation.remote import ApiClient, HeaderAuth
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, shape_table
+from mvpipe.generation.remote import ApiClient, HeaderAuth, RemoteProvider
 
 _STATES = {"PENDING": "queued", "THROTTLED": "queued", "RUNNING": "running", "SUCCEEDED": "succeeded",
            "FAILED": "failed", "CANCELLED": "cancelled"}

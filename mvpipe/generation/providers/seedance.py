@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mvpipe.generation.media import data_uri
-from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, RemoteProvider, Shape
-from mvpipe.generation.remote import ApiClient
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, Shape
+from mvpipe.generation.remote import ApiClient, RemoteProvider
 
 _STATES = {"queued": "queued", "running": "running", "succeeded": "succeeded", "failed": "failed",
            "cancelled": "cancelled", "expired": "failed"}

@@ -15,16 +15,8 @@ from pathlib import Path
 import httpx
 
 from mvpipe.generation.media import image_base64
-from mvpipe.generation.provider import (
-    Capabilities,
-    ClipRequest,
-    ImageLimit,
-    JobState,
-    RemoteProvider,
-    Shape,
-    shape_table,
-)
-from mvpipe.generation.remote import ApiClient, HeaderAuth
+from mvpipe.generation.provider import Capabilities, ClipRequest, ImageLimit, JobState, Shape, shape_table
+from mvpipe.generation.remote import ApiClient, HeaderAuth, RemoteProvider
 
 
 class VeoProvider(RemoteProvider):

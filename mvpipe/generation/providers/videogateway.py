@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 
 from mvpipe.errors import InputError
-from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, RemoteProvider, shape_table
-from mvpipe.generation.remote import ApiClient, ProviderError
+from mvpipe.generation.provider import Capabilities, ClipRequest, JobState, shape_table
+from mvpipe.generation.remote import ApiClient, ProviderError, RemoteProvider
 
 PROTOCOLS = ("videos-generations", "chat-completions")
 _STATES = {"queued": "queued", "pending": "queued", "submitted": "queued", "not_start": "queued",

@@ -122,8 +122,8 @@ def plan_for(folder: Path, spec: str, prompt: str = "an empty road at night") ->
 def run(folder: Path, spec: str, prompt: str = "an empty road at night", settings: RunnerSettings = FAST,
         progress: Callable[[str], None] | None = None) -> GenerationResult:
     """Plan the two-shot storyboard for ``spec`` and generate its takes with test-speed settings."""
-    return generate(plan_for(folder, spec, prompt), Workspace(folder / ".mvpipe"), settings=settings,
-                    progress=progress)
+    requests = [s.request for s in plan_for(folder, spec, prompt).segments]
+    return generate(requests, Workspace(folder / ".mvpipe"), settings=settings, progress=progress)
 
 
 def assert_all_done(result: GenerationResult) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 from fakes.server import FakeServer, Faults, GeminiVeo, OpenAIVideos, RunwayTasks
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
 
 from mvpipe.generation.media import clip_seconds
 from mvpipe.generation.runner import generate
@@ -27,7 +27,7 @@ def test_fault_is_survived_and_paid_once(tmp_path, workspace, point_at, name, fa
     faults = replace(FAULTS[fault], statuses={k: list(v) for k, v in FAULTS[fault].statuses.items()})
     with FakeServer(protocol(), latency=0.3, faults=faults) as srv:
         point_at(name, srv)
-        take = generate(plan_of([clip_request(generator, "a", 1, seconds=4)], tmp_path), workspace,
+        take = generate([clip_request(generator, "a", 1, seconds=4)], workspace,
                         settings=replace(FAST, stall_timeout=0.4))[("a", 0)]
         assert take.status == "done", take.error
         assert clip_seconds(take.path) >= 3.9
@@ -44,7 +44,7 @@ def test_a_stuck_job_is_submitted_again_only_after_a_confirmed_cancel(tmp_path, 
     """Runway cancels (DELETE, then the task reads CANCELLED): submitted once more. OpenAI and Veo cannot:
     the shot stops naming the job, and the next run resumes polling that same job."""
     protocol, generator = ADAPTERS[name]
-    plan = plan_of([clip_request(generator, "a", 1, seconds=4)], tmp_path)
+    plan = [clip_request(generator, "a", 1, seconds=4)]
     settings = replace(FAST, stall_timeout=0.4)
     with FakeServer(protocol(), latency=0.3, faults=Faults(stuck=1)) as srv:
         point_at(name, srv)
@@ -65,7 +65,7 @@ def test_moderation_failure_is_reported_with_the_providers_reason(tmp_path, work
     protocol, generator = ADAPTERS[name]
     with FakeServer(protocol(), latency=0.2) as srv:
         point_at(name, srv)
-        takes = generate(plan_of([clip_request(generator, "a", 1, prompt="FORBIDDEN")], tmp_path),
+        takes = generate([clip_request(generator, "a", 1, prompt="FORBIDDEN")],
                          workspace, settings=FAST)
         assert len(srv.jobs) == 1, "a moderation failure is not retried"
     take = takes[("a", 0)]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import av
 import pytest
-from genkit import plan_of
 from providerkit import FAST, make_clip, request
 
 from mvpipe.errors import InputError
@@ -67,7 +66,7 @@ def test_the_cache_key_follows_the_picked_clip(tmp_path: Path) -> None:
         make_clip(clips / f"{name}.mp4", seconds=0.5, colour=colour)
 
     def take(**fields: object) -> tuple[str, bytes]:
-        got = generate(plan_of([request(footage=clips, **fields)], tmp_path), ws, progress=said.append,
+        got = generate([request(footage=clips, **fields)], ws, progress=said.append,
                        settings=FAST)[(fields.get("shot", "s1"), 0)]
         assert got.status == "done", got.error
         return got.key, got.path.read_bytes()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from fakes.server import FakeServer, Faults, OpenAIVideos, Recorded
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
 
 from mvpipe.generation.providers.openai import OpenAIVideosProvider
 from mvpipe.generation.remote import ApiClient
@@ -49,7 +49,7 @@ def test_every_request_we_send_is_valid_against_openais_spec(tmp_path, workspace
             clip_request("openai:sora-2-pro", "c", 3, seconds=12)]
     with FakeServer(OpenAIVideos(), faults=Faults(lose_reply=1)) as srv:
         point_at("openai", srv)
-        takes = generate(plan_of(reqs, tmp_path), workspace, settings=FAST)
+        takes = generate(reqs, workspace, settings=FAST)
         assert [t.status for t in takes.values()] == ["done"] * 3
         kinds = {(r.method, r.path.rsplit("/", 1)[-1] if r.path.endswith("content") else r.path.count("/"))
                  for r in srv.log}

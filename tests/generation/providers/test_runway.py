@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 
 from fakes.server import FakeServer, Faults, RunwayTasks
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
 from PIL import Image
 
 from mvpipe.generation.journal import Journal
@@ -20,7 +20,7 @@ from mvpipe.workspace import Workspace
 def _take(tmp_path, workspace: Workspace, shot: str = "a", number: int = 1, settings: RunnerSettings = FAST,
           progress=None, **request) -> Take:
     """Generate one gen4.5 shot through the runner and return its take."""
-    return generate(plan_of([clip_request("runway:gen4.5", shot, number, **request)], tmp_path), workspace,
+    return generate([clip_request("runway:gen4.5", shot, number, **request)], workspace,
                     progress=progress, settings=settings)[(shot, 0)]
 
 
@@ -29,7 +29,7 @@ def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, wo
                        seconds=3.2)
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
-        takes = generate(plan_of([req], tmp_path), workspace, settings=FAST)
+        takes = generate([req], workspace, settings=FAST)
         assert takes[("a", 0)].status == "done"
         [kf] = srv.requests_to("POST", "/v1/text_to_image")
         [i2v] = srv.requests_to("POST", "/v1/image_to_video")

@@ -34,7 +34,7 @@ def test_every_shape_is_accepted_paid_once_and_estimated_within_5_percent(spec, 
         for name, value in env.items():
             monkeypatch.setenv(name, value.format(url=srv.url))
         workspace = Workspace(tmp_path / ".mvpipe")
-        result = generate(the_plan, workspace, settings=FAST)
+        result = generate([s.request for s in the_plan.segments], workspace, settings=FAST)
         refused = [(r.method, r.path, r.status, r.body[:300]) for r in srv.refused()]
         billed = srv.charged()
     assert not refused, refused

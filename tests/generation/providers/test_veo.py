@@ -6,7 +6,7 @@ import json
 
 import pytest
 from fakes.server import FakeServer, Faults, GeminiVeo
-from genkit import FAST, clip_request, plan_of
+from genkit import FAST, clip_request
 
 from mvpipe.generation.media import clip_seconds
 from mvpipe.generation.runner import generate
@@ -17,7 +17,7 @@ def test_references_go_natively_as_assets_and_force_8_seconds(tmp_path, workspac
             clip_request("veo", "b", 2, seconds=5.5)]
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
-        takes = generate(plan_of(reqs, tmp_path), workspace, settings=FAST)
+        takes = generate(reqs, workspace, settings=FAST)
         posts = {json.loads(r.body)["instances"][0]["prompt"]: (r, json.loads(r.body))
                  for r in srv.requests_to("POST", r"/v1beta/models/veo-3.1-generate-preview:predictLongRunning")}
         assert all(r.headers.get("x-goog-api-key") == srv.key and "authorization" not in r.headers for r in srv.log)
@@ -36,7 +36,7 @@ def test_a_chained_first_frame_replaces_references(tmp_path, workspace, point_at
     reqs = [clip_request("veo", "a", 1), clip_request("veo", "b", 2, characters=[mara], continue_from="a")]
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
-        generate(plan_of(reqs, tmp_path), workspace, settings=FAST)
+        generate(reqs, workspace, settings=FAST)
         second = json.loads(srv.requests_to("POST", r".+:predictLongRunning")[1].body)["instances"][0]
     assert "image" in second and "referenceImages" not in second
 
@@ -44,7 +44,7 @@ def test_a_chained_first_frame_replaces_references(tmp_path, workspace, point_at
 def test_safety_filtered_operation_fails_with_the_reason(tmp_path, workspace, point_at):
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
-        take = generate(plan_of([clip_request("veo", "a", 1, prompt="FORBIDDEN")], tmp_path), workspace,
+        take = generate([clip_request("veo", "a", 1, prompt="FORBIDDEN")], workspace,
                         settings=FAST)[("a", 0)]
     assert take.status == "failed" and "may violate our usage guidelines" in take.error and take.cost_usd == 0
 
@@ -53,5 +53,5 @@ def test_resource_exhausted_bursts_are_waited_out(tmp_path, workspace, point_at)
     faults = Faults(statuses={"submit": [429, 429], "poll": [429, 503]}, retry_after="0")
     with FakeServer(GeminiVeo(), faults=faults) as srv:
         point_at("veo", srv)
-        take = generate(plan_of([clip_request("veo", "a", 1)], tmp_path), workspace, settings=FAST)[("a", 0)]
+        take = generate([clip_request("veo", "a", 1)], workspace, settings=FAST)[("a", 0)]
         assert take.status == "done" and len(srv.jobs) == 1
