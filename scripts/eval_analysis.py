@@ -14,9 +14,9 @@ On the real recordings (``--split real``, ``--real DIR``) the scores are mir_eva
 Prints a markdown table: beat F / CMLt / AMLt (mir_eval, +-70 ms, no 5 s trim so intros count),
 downbeat F, meter right, section boundary F at 0.5 s and 3 s (song start/end excluded), label
 pairwise F (primes ignored), warm seconds of analysis per minute of audio (median of --repeats
-runs, decoding included), and the cold first run of a 3-minute song in a fresh process with an
-empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine: compare the ratios, not the absolutes;
-the 1-minute load average is printed before and after the run.
+runs, decoding included: mvpipe.analysis.decode for both methods), and the cold first run of a
+3-minute song in a fresh process with an empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine:
+compare the ratios, not the absolutes; the 1-minute load average is printed before and after the run.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Decoding a song for analysis. Lossless files (WAV, FLAC, AIFF) are read in-process by libsndfile and
 everything else by the FFmpeg executable; both are resampled and mixed to mono by libswresample, so the
 samples are the same either way. Why not FFmpeg for all: its cost is per packet, and a FLAC written with
-tiny blocks (47 samples, as in 9 of the real test recordings) decodes at ~15x real time through it
+tiny blocks (47 samples, as in 8 of the 24 real test recordings) decodes at ~15x real time through it
 (~2 s for 30 s of audio) against ~0.1 s through libsndfile; a WAV also saves starting a process."""
 
 from __future__ import annotations
