@@ -14,9 +14,9 @@ On the real recordings (``--split real``, ``--real DIR``) the scores are mir_eva
 Prints a markdown table: beat F / CMLt / AMLt (mir_eval, +-70 ms, no 5 s trim so intros count),
 downbeat F, meter right, section boundary F at 0.5 s and 3 s (song start/end excluded), label
 pairwise F (primes ignored), warm seconds of analysis per minute of audio (median of --repeats
-runs, decoding included), and the cold first run of a 3-minute song in a fresh process with an
-empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine: compare the ratios, not the absolutes;
-the 1-minute load average is printed before and after the run.
+runs, decoding included: mvpipe.analysis.decode for both methods), and the cold first run of a
+3-minute song in a fresh process with an empty NUMBA_CACHE_DIR. Timings on a shared 2-core machine:
+compare the ratios, not the absolutes; the 1-minute load average is printed before and after the run.
 """
 
 from __future__ import annotations
@@ -36,17 +36,18 @@ import numpy as np
 from scipy.io import wavfile
 
 from mvpipe.analysis import analyze
-from mvpipe.ffmpeg import decode_audio
+from mvpipe.analysis.decode import decode_song
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "audio" / "real"
 
 
 def baseline(path: Path) -> dict:
-    """librosa's defaults: beat_track on its own onset envelope at 22.05 kHz."""
+    """librosa's defaults: beat_track on its own onset envelope at 22.05 kHz, decoded as mvpipe decodes
+    (libsndfile for lossless files, as librosa.load would, else FFmpeg), so the timings compare the analyses."""
     import librosa
 
-    y = decode_audio(path, 22050)
+    y = decode_song(path, 22050)
     tempo, beats = librosa.beat.beat_track(y=y, sr=22050, units="time")
     return {"beats": np.asarray(beats), "tempo": float(np.atleast_1d(tempo)[0])}
 
@@ -110,7 +111,7 @@ def real_songs(folder: Path) -> list[tuple[str, Path, dict]]:
 
 def warm_speed(paths: list[Path], fn, repeats: int) -> float:
     """Median over repeats of (total analysis seconds) / (total minutes of audio)."""
-    minutes = sum(len(decode_audio(p, 8000)) / 8000 for p in paths) / 60
+    minutes = sum(len(decode_song(p, 8000)) / 8000 for p in paths) / 60
     fn(paths[0])  # warm imports and caches
     runs = []
     for _ in range(repeats):
@@ -122,8 +123,8 @@ def warm_speed(paths: list[Path], fn, repeats: int) -> float:
 
 
 COLD_OURS = "from pathlib import Path; import sys; from mvpipe.analysis import analyze; analyze(Path(sys.argv[1]))"
-COLD_BASE = ("import sys, librosa; from mvpipe.ffmpeg import decode_audio; "
-             "librosa.beat.beat_track(y=decode_audio(sys.argv[1], 22050), sr=22050)")
+COLD_BASE = ("import sys, librosa; from mvpipe.analysis.decode import decode_song; "
+             "librosa.beat.beat_track(y=decode_song(sys.argv[1], 22050), sr=22050)")
 
 
 def cold_start(code: str, song: Path, repeats: int) -> float:
@@ -142,7 +143,7 @@ def three_minute_song(paths: list[Path], out: Path) -> Path:
     """Concatenate songs into a ~3-minute WAV for the cold-start measurement."""
     sr, parts, total = 22050, [], 0
     for path in paths:
-        parts.append(decode_audio(path, sr))
+        parts.append(decode_song(path, sr))
         total += len(parts[-1]) / sr
         if total >= 180:
             break
@@ -261,7 +262,7 @@ def main() -> None:
                                     ("librosa beat_track (defaults)", baseline, COLD_BASE)):
                 rows[label]["s/min warm"] = warm_speed(paths, fn, args.repeats)
                 rows[label]["cold 3-min s"] = cold_start(code, long_song, args.cold_repeats)
-    minutes = sum(len(decode_audio(p, 8000)) / 8000 for p in paths) / 60
+    minutes = sum(len(decode_song(p, 8000)) / 8000 for p in paths) / 60
     print(f"{args.split} split: {len(names)} songs, {minutes:.1f} minutes of audio; "
           f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n")
     ours_songs = songs["mvpipe.analysis"]

@@ -12,12 +12,12 @@ import numpy as np
 from mvpipe.analysis.beats import NO_PULSE_BPM, Tracked, track_beats
 from mvpipe.analysis.cache import read_cache, write_cache
 from mvpipe.analysis.common import FPS, HOP, SR
+from mvpipe.analysis.decode import decode_song
 from mvpipe.analysis.features import ENERGY_DECIMATE, Features, energy_curve, features
 from mvpipe.analysis.hints import read_beat_times
 from mvpipe.analysis.meter import METER_MIN_BEATS, bars, choose_level
 from mvpipe.analysis.model import SongAnalysis, TempoCandidate, TimingHints
 from mvpipe.analysis.sections import find_sections
-from mvpipe.ffmpeg import decode_audio
 from mvpipe.workspace import file_digest
 
 # Below this share of the evidence (a softmax over the levels' scores) the chosen level is called
@@ -47,7 +47,7 @@ def analyze(song: Path, cache_dir: Path | None = None, *,
         if cached is not None:
             return cached
     say(f"decoding {song.name}")
-    y = decode_audio(song, SR)  # raises InputError naming the file when missing or not audio
+    y = decode_song(song, SR)  # raises InputError naming the file when missing or not audio
     say("analysing beats, bars and sections")
     result = _analyze_samples(y, sha, say, hints, user_beats)
     if cache_file is not None:
