@@ -295,7 +295,7 @@ def test_continue_on_a_model_without_a_first_frame_is_refused_at_plan_time(write
 
 
 def test_a_face_photo_as_soras_first_frame_is_warned_about_at_plan_time(write_board, tmp_path) -> None:
-    (tmp_path / "mara.png").write_bytes(b"png")
+    write_png(tmp_path / "mara.png")
     head = HEAD.replace("{description: woman with a silver bob}",
                         "{description: woman with a silver bob, references: [mara.png]}")
     shots = "  - {id: a, length: 4s, prompt: x, characters: [mara]}\n"
