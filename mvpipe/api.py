@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis, TimingHints
     from mvpipe.channel import BatchReport
     from mvpipe.generation.provider import Take
-    from mvpipe.generation.runner import Estimate, GenerationResult
+    from mvpipe.generation.runner import Estimate
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Output
 
@@ -209,9 +209,11 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
     _say(progress, f"plan: {len(result.segments)} segments, {result.screen_seconds:.2f}s on screen, "
                    f"{result.paid_seconds:.2f}s requested, estimated cost ${result.estimated_cost_usd:.2f}")
     # the budget counts only new spending: cached takes and journaled jobs are already paid for
-    takes = generate([s.request for s in result.segments], workspace, progress=progress, only=only,
-                     max_cost=max_cost, dry_run=dry_run, limits=limits)
-    report = RenderReport(estimate=takes.estimate.rows, to_spend_usd=takes.estimate.to_spend_usd, dry_run=dry_run)
+    generated = generate([s.request for s in result.segments], workspace, progress=progress, only=only,
+                         max_cost=max_cost, dry_run=dry_run, limits=limits)
+    takes = generated.takes
+    report = RenderReport(estimate=generated.estimate.rows, to_spend_usd=generated.estimate.to_spend_usd,
+                          dry_run=dry_run)
     if dry_run:
         return report
     workspace.set_take_numbers(take_numbers)      # kept only once the new takes exist (or are journaled)
@@ -223,9 +225,9 @@ def _render_locked(board: Storyboard, outputs: list[Output], workspace: Workspac
         for video, output in zip(report.outputs, outputs, strict=True):
             video.exports = [str(p) for p in export_timelines(workspace, for_output(result, output), takes, song,
                                                               export)]
-    _say(progress, f"done (spent ${takes.spent_usd:.2f} this run)")
-    report.spent_usd = takes.spent_usd
-    estimates = {(row.shot, row.part): row for row in takes.estimate.rows}
+    _say(progress, f"done (spent ${generated.spent_usd:.2f} this run)")
+    report.spent_usd = generated.spent_usd
+    estimates = {(row.shot, row.part): row for row in generated.estimate.rows}
     report.takes = [TakeReport.model_validate(t.model_dump(mode="json") | {
         "estimate_usd": estimates[(t.shot, t.part)].cost_usd, "shape": estimates[(t.shot, t.part)].shape})
         for t in takes.values()]
@@ -280,8 +282,8 @@ def export_timelines(workspace: Workspace, video: Plan, takes: Mapping[tuple[str
             for fmt in formats]
 
 
-def _assemble(result: Plan, output: Output, takes: GenerationResult, workspace: Workspace, jobs: int | None,
-              executor: Executor | None, progress: Progress | None) -> OutputReport:
+def _assemble(result: Plan, output: Output, takes: Mapping[tuple[str, int], Take], workspace: Workspace,
+              jobs: int | None, executor: Executor | None, progress: Progress | None) -> OutputReport:
     from mvpipe.assembly import assemble
     from mvpipe.planner import for_output
 

@@ -78,15 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"mvpipe {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    a = sub.add_parser("analyze", help="tempo, beats, downbeats, meter and sections of a song")
-    a.add_argument("song", type=Path)
-    a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
-    a.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the analysis to a PNG")
-    a.add_argument("--bpm", type=float, help="the beat level you hear (as timing.bpm)")
-    a.add_argument("--meter", type=int, help="beats a bar (as timing.meter)")
-    a.add_argument("--first-downbeat", type=float, metavar="SECONDS",
-                   help="where a bar starts (as timing.first_downbeat)")
-    a.add_argument("--beats", type=Path, metavar="FILE", help="beat times made elsewhere (as timing.beats)")
+    _add_analyze_command(sub)
 
     pl = sub.add_parser("plan", help="the cut list, requested clip lengths and estimated cost")
     pl.add_argument("storyboard", type=Path)
@@ -136,6 +128,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="the storyboard's JSON Schema, for editors that complete and check YAML")
     return p
+
+
+def _add_analyze_command(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("analyze", help="tempo, beats, downbeats, meter and sections of a song")
+    a.add_argument("song", type=Path)
+    a.add_argument("--json", action="store_true", help="print the analysis as JSON on stdout")
+    a.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the analysis to a PNG")
+    a.add_argument("--bpm", type=float, help="the beat level you hear (as timing.bpm)")
+    a.add_argument("--meter", type=int, help="beats a bar (as timing.meter)")
+    a.add_argument("--first-downbeat", type=float, metavar="SECONDS",
+                   help="where a bar starts (as timing.first_downbeat)")
+    a.add_argument("--beats", type=Path, metavar="FILE", help="beat times made elsewhere (as timing.beats)")
 
 
 def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
@@ -382,7 +386,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check_export_rates(board, formats)
     workspace = Workspace.for_storyboard(args.storyboard)
     analysis, result = _plan(board, _progress, workspace.take_numbers())
-    takes = existing_takes([s.request for s in result.segments], workspace)
+    takes = existing_takes([s.request for s in result.segments], workspace).takes
     missing = [t.shot for t in takes.values() if t.status != "done"]
     if missing:
         _progress(f"warning: no take yet for {', '.join(missing)}: their animatic cards stand in")

@@ -50,7 +50,7 @@ def main() -> int:
         t0 = time.monotonic()
         takes = generate(plan, Workspace(Path(tmp) / ".mvpipe"), settings=FAST)
         elapsed = time.monotonic() - t0
-        assert all(t.status == "done" for t in takes.values()) and len(srv.jobs) == args.shots
+        assert all(t.status == "done" for t in takes.takes.values()) and len(srv.jobs) == args.shots
     ideal = math.ceil(args.shots / args.concurrency) * args.latency
     ratio = elapsed / ideal
     load = os.getloadavg()[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -119,11 +118,7 @@ jobs:
     assert main(["batch", str(manifest), "--max-cost", f"{max(each) + 0.01:.2f}"]) == 2
     err = capsys.readouterr().err
     assert f"batch's estimated new spend ${sum(each):.2f}" in err and "nothing was submitted" in err
-    journals = list(tmp_path.rglob("jobs.sqlite"))
-    assert len(journals) == 2                         # the estimate read them; no job was even journaled
-    for journal in journals:
-        with sqlite3.connect(journal) as db:
-            assert db.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
+    assert list(tmp_path.rglob("jobs.sqlite")) == []  # the estimate wrote no journal: no job was even journaled
 
 
 def test_bad_manifests_name_file_line_and_field(songs: Path, tmp_path: Path, capsys) -> None:

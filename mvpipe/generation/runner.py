@@ -117,17 +117,17 @@ class ShotStatus(BaseModel):
     error: str | None
 
 
-class GenerationResult(dict[tuple[str, int], Take]):
-    """The takes by (shot, part), plus what the run cost and what failed."""
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a run made: the takes by (shot, part), the estimate it checked first, and what it spent."""
 
-    def __init__(self, takes: dict[tuple[str, int], Take], estimate: Estimate, spent_usd: float) -> None:
-        super().__init__(takes)
-        self.estimate = estimate
-        self.spent_usd = spent_usd
+    takes: dict[tuple[str, int], Take]
+    estimate: Estimate
+    spent_usd: float
 
     @property
     def failures(self) -> list[Take]:
-        return [t for t in self.values() if t.status == "failed"]
+        return [t for t in self.takes.values() if t.status == "failed"]
 
     def failure_table(self) -> str:
         """What failed and why, one line a shot."""
@@ -162,7 +162,7 @@ def generate(requests: Sequence[ClipRequest], workspace: Workspace, *, progress:
     stand-in takes with ``status='failed'``: check :attr:`GenerationResult.failures`.
     ``limits`` (provider -> semaphore of its concurrency) is shared by runs that share an account (a batch).
     """
-    run = _Run(requests, workspace, progress, settings or RunnerSettings.from_env(), limits)
+    run = _Run(requests, workspace, progress, settings or RunnerSettings.from_env(), limits, read_only=dry_run)
     try:
         return run.go(set(only) if only else None, max_cost, dry_run)
     finally:
@@ -170,8 +170,8 @@ def generate(requests: Sequence[ClipRequest], workspace: Workspace, *, progress:
 
 
 def estimate(requests: Sequence[ClipRequest], workspace: Workspace, *, only: Iterable[str] | None = None) -> Estimate:
-    """The estimate :func:`generate` would print, without running anything."""
-    run = _Run(requests, workspace, None, RunnerSettings())
+    """The estimate :func:`generate` would print, without running or writing anything."""
+    run = _Run(requests, workspace, None, RunnerSettings(), read_only=True)
     try:
         return run.estimate(run.clips(set(only) if only else None))
     finally:
@@ -179,8 +179,8 @@ def estimate(requests: Sequence[ClipRequest], workspace: Workspace, *, only: Ite
 
 
 def status(requests: Sequence[ClipRequest], workspace: Workspace) -> list[ShotStatus]:
-    """Per segment: its take, provider job, state and recorded cost."""
-    run = _Run(requests, workspace, None, RunnerSettings())
+    """Per segment: its take, provider job, state and recorded cost (running and writing nothing)."""
+    run = _Run(requests, workspace, None, RunnerSettings(), read_only=True)
     try:
         return [run.shot_status(c) for c in run.clips(None)]
     finally:
@@ -216,11 +216,14 @@ def status_table(rows: list[ShotStatus]) -> str:
 
 class _Run:
     def __init__(self, requests: Sequence[ClipRequest], workspace: Workspace, progress: Progress | None,
-                 settings: RunnerSettings, limits: dict[str, threading.Semaphore] | None = None) -> None:
+                 settings: RunnerSettings, limits: dict[str, threading.Semaphore] | None = None,
+                 read_only: bool = False) -> None:
         self.requests = requests
         self.ws = workspace
-        self.s = settings
-        self.journal = Journal(workspace.journal)
+        self.settings = settings
+        self.read_only = read_only  # a query (status, estimate, dry run): no FFmpeg, no new journal
+        fresh = read_only and not workspace.journal.is_file()
+        self.journal = Journal(Path(":memory:") if fresh else workspace.journal)
         self._progress = progress
         self._lock = threading.Lock()
         self._said: dict[str, str] = {}
@@ -261,14 +264,16 @@ class _Run:
         return out
 
     def key_of(self, clip: _Clip) -> str | None:
-        """The clip's cache key, or None while it hangs on a predecessor's clip not yet made."""
+        """The clip's cache key, or None while it waits for the previous take (not made yet; or, in a query,
+        made but its last frame not yet taken, which would run FFmpeg and write)."""
         if clip.pred is None:
             return _key(clip)
         pred_key = self.key_of(self._clips[clip.pred])
         pred_path = self.ws.takes / f"{pred_key}.mp4"
-        if pred_key is None or not pred_path.is_file():
+        frame = self._frame_path(f"{pred_key}.last")
+        if pred_key is None or not pred_path.is_file() or (self.read_only and not frame.is_file()):
             return None
-        return _key(clip, last_frame(pred_path, self._frame_path(f"{pred_key}.last")))
+        return _key(clip, last_frame(pred_path, frame))
 
     def estimate(self, clips: list[_Clip]) -> Estimate:
         rows = []
@@ -294,7 +299,7 @@ class _Run:
         elif rec:
             state = rec.state + (f" {rec.progress:.0f}%" if rec.state == "running" and rec.progress else "")
         else:
-            state = "waiting" if key is None else "not started"
+            state = "waiting for the previous take" if key is None else "not started"
         cost = self.journal.spent([key, _keyframe_key(clip.request)]) if key else 0.0
         return ShotStatus(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key or "-",
                           generator=clip.caps.spec, job_id=rec.job_id if rec else None, state=state,
@@ -374,176 +379,25 @@ class _Run:
         if caps.needs_keyframe(req, first):
             first = self._frame_path(_keyframe_key(req))
             if not first.is_file():
-                self._job(clip, provider, client, "keyframe", _keyframe_key(req), first,
-                          lambda: provider.submit_keyframe(req, client), check_image, caps.keyframe_price)
+                _Job(self, clip, provider, client, "keyframe", _keyframe_key(req), first,
+                     lambda: provider.submit_keyframe(req, client), check_image, caps.keyframe_price).make()
         elif first is None and caps.references_as == "first_frame" and req.references:
             first = req.references[0]  # the adapter fits it to the output size
         paid = caps.seconds_for(req)
 
         def verify(path: Path) -> None:
             got = clip_seconds(path)
-            if got < paid * self.s.min_length_ratio:
+            if got < paid * self.settings.min_length_ratio:
                 raise BadMedia(f"clip plays {got:.2f} s; {paid:g} s were paid for")
 
-        self._job(clip, provider, client, "clip", key, dest, lambda: provider.submit(req, first, client), verify,
-                  caps.price(paid, req))
-
-    def _job(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str, dest: Path,
-             submit: Callable[[], str], verify: Callable[[Path], None], cost: float) -> None:
-        """Turn one journaled job into the file ``dest``: submit at most once, or resume it.
-
-        The provider's concurrency slot is held from submit until the job is done there, not
-        through the download, which does not count against the provider's limit.
-        """
-        rec = self.journal.open_job(key)
-        retried = False
-        while True:
-            try:
-                with self._slot(clip):
-                    if rec is None or rec.job_id is None:
-                        rec = self._submit(clip, provider, client, kind, key, rec, submit)
-                    state = self._wait(clip, provider, client, rec)
-                job_id = rec.job_id or ""
-                if rec.cost_usd == 0 and cost:
-                    self.journal.update(rec.row, state="succeeded", cost_usd=cost)
-                    with self._lock:
-                        self.spent += cost
-                self._download(clip, provider, client, job_id, state, dest, verify)
-                self.journal.update(rec.row, state="done", progress=100.0, path=str(dest))
-                return
-            except _TryAgain as exc:
-                if exc.stalled and not self._cancelled(provider, client, rec.job_id or ""):
-                    self.journal.update(rec.row, error=str(exc))  # still open: the next run polls it again
-                    raise JobStalled(f"{exc}; {provider.name} did not confirm it stopped, so it is not submitted "
-                                     f"again (it may still finish and be billed): run again to resume polling job "
-                                     f"{rec.job_id}") from None
-                self.journal.update(rec.row, state="cancelled" if exc.stalled else "failed", error=str(exc))
-                if retried:
-                    raise JobFailed(f"{exc}; gave up after one retry") from None
-                self.say(f"{clip.label}: {exc}; {'cancelled it, ' if exc.stalled else ''}submitting once more")
-                retried, rec = True, None
-            except DownloadFailed as exc:
-                self.journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
-                raise
-            except (ProviderError, JobFailed) as exc:
-                if rec is not None:
-                    billed = cost if isinstance(exc, JobFailed) and exc.billed else 0.0  # charged though it failed
-                    self.journal.update(rec.row, state="failed", error=str(exc), cost_usd=billed)
-                    with self._lock:
-                        self.spent += billed
-                raise
-
-    def _submit(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, kind: str, key: str,
-                rec: JobRecord | None, submit: Callable[[], str]) -> JobRecord:
-        """Record the intent, submit, record the id; reconcile first wherever a submit may have landed."""
-        req = clip.request
-        uncertain = rec is not None  # a journaled intent without an id: we died mid-submit
-        if rec is None:
-            rec = self.journal.intend(key=key, kind=kind, shot=req.shot, part=req.part, take=req.take,
-                                      provider=provider.name, model=req.model, prompt=req.prompt,
-                                      seconds=req.seconds)
-
-        def once() -> str:
-            nonlocal uncertain
-            if uncertain and kind == "clip":
-                found = self._reconcile(clip, provider, client, rec)
-                if found:
-                    return found
-            interrupt.check()   # never pay for a job after a stop
-            self._state(clip, "submitting" if kind == "clip" else "making keyframe")
-            try:
-                return submit()
-            except TransientError as exc:
-                uncertain = uncertain or exc.ambiguous
-                raise
-
-        try:
-            job_id = self.s.retry.retrying()(once)
-        except MvpipeError as exc:  # refused, unreachable, or bad input found before sending
-            self.journal.update(rec.row, state="failed", error=str(exc))
-            raise
-        self.journal.update(rec.row, job_id=job_id, state="queued")
-        return rec.model_copy(update={"job_id": job_id, "state": "queued"})
-
-    def _cancelled(self, provider: RemoteProvider, client: ApiClient, job_id: str) -> bool:
-        """Cancel a stalled job; True only when the provider then reports it cancelled, failed or gone."""
-        try:
-            if not provider.cancel(job_id, client):
-                return False
-            return provider.poll(job_id, client).state in ("cancelled", "failed")
-        except ProviderError as exc:
-            return exc.status in (404, 410)  # the job is gone: it will not finish
-        except (TransientError, MvpipeError):
-            return False
-
-    def _reconcile(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> str | None:
-        found = provider.list_recent(clip.request, rec.created_at - 5.0, client)
-        if found is None:
-            risk = "this one may be billed twice" if clip.caps.estimate(clip.request) > 0 else "it may run twice"
-            self.say(f"{clip.label}: {provider.name} cannot list its jobs, so an interrupted submit cannot be "
-                     f"checked; submitting again ({risk})")
-            return None
-        claimed = self.journal.claimed_ids(provider.name)
-        fresh = [job_id for job_id in found if job_id not in claimed]
-        if fresh:
-            self.say(f"{clip.label}: found job {fresh[0]} from an interrupted run; resuming it")
-        return fresh[0] if fresh else None
-
-    def _wait(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, rec: JobRecord) -> JobState:
-        """Poll until the job ends; raise :class:`_TryAgain` when it stops moving or may succeed anew."""
-        job_id = rec.job_id or ""
-        stall = self.s.stall_timeout or provider.stall_timeout
-        last: tuple[str, float | None] | None = None
-        changed = journaled = time.monotonic()
-        while True:
-            st = provider.poll(job_id, client)
-            sig = (st.state, st.progress)
-            if sig != last:
-                # progress goes to the journal every few seconds; a change of state at once
-                if st.state in ("queued", "running") and (not last or last[0] != st.state
-                                                          or time.monotonic() - journaled > 2.0):
-                    self.journal.update(rec.row, state=st.state, progress=st.progress)
-                    journaled = time.monotonic()
-                last, changed = sig, time.monotonic()
-                self._state(clip, st.state + (f" {st.progress:.0f}%" if st.progress is not None else ""))
-            if st.state == "succeeded":
-                return st
-            if st.state in ("failed", "cancelled"):
-                reason = client.scrub(st.error or f"the job was {st.state}")
-                if st.retryable:
-                    raise _TryAgain(reason, stalled=False)
-                raise JobFailed(reason, billed=st.billed)
-            if time.monotonic() - changed > stall:
-                raise _TryAgain(f"job {job_id} made no progress for {stall:g} s "
-                                f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
-                                stalled=True)
-            base = st.poll_after if st.poll_after is not None else (self.s.poll_interval or provider.poll_interval)
-            interrupt.sleep(base * random.uniform(1 - self.s.poll_jitter, 1 + self.s.poll_jitter))
-
-    def _download(self, clip: _Clip, provider: RemoteProvider, client: ApiClient, job_id: str, state: JobState,
-                  dest: Path, verify: Callable[[Path], None]) -> None:
-        """Fetch, verify, then rename into place; refresh the link when it is expired or refused."""
-        problem: Exception | None = None
-        for _ in range(self.s.download_attempts):
-            if state.expires_at is not None and time.time() > state.expires_at - self.s.expiry_margin:
-                state = provider.poll(job_id, client)
-                if state.expires_at is not None and time.time() > state.expires_at:
-                    raise JobFailed(f"the clip's download link expired before it could be fetched ({job_id})")
-            self._state(clip, "downloading")
-            try:
-                with atomic_path(dest) as tmp:
-                    provider.download(job_id, state, tmp, client)
-                    verify(tmp)
-                return
-            except BadMedia as exc:
-                problem = exc
-            except ProviderError as exc:
-                if exc.status not in (403, 404, 410):
-                    raise
-                problem, state = exc, provider.poll(job_id, client)
-        raise DownloadFailed(f"download failed {self.s.download_attempts} times: {problem}")
+        _Job(self, clip, provider, client, "clip", key, dest, lambda: provider.submit(req, first, client), verify,
+             caps.price(paid, req)).make()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def add_spent(self, usd: float) -> None:
+        with self._lock:
+            self.spent += usd
 
     def _done(self, clip: _Clip, key: str, path: Path, seconds: float) -> Take:
         rec = self.journal.latest(key)
@@ -567,7 +421,7 @@ class _Run:
         with self._lock:
             client = self._clients.get(provider.name)
             if client is None:
-                client = ApiClient(provider, retry=self.s.retry, timeout=self.s.http_timeout)
+                client = ApiClient(provider, retry=self.settings.retry, timeout=self.settings.http_timeout)
                 self._clients[provider.name] = client
                 notes = provider.warnings(client)
                 if caps.retires and caps.retires <= date.today():
@@ -595,6 +449,181 @@ class _Run:
         if self._progress:
             self._progress(text)
 
+
+
+@dataclass
+class _Job:
+    """One journaled provider job (a clip, or its keyframe) turned into the file ``dest``: submit at most once,
+    wait, download. The run supplies the journal, the settings, the concurrency slots and the progress lines."""
+
+    run: _Run
+    clip: _Clip
+    provider: RemoteProvider
+    client: ApiClient
+    kind: str  # "clip" or "keyframe"
+    key: str
+    dest: Path
+    send: Callable[[], str]  # the one paid POST
+    verify: Callable[[Path], None]
+    cost: float
+
+    def make(self) -> None:
+        """Submit (or resume) the job, wait for it, download it; one more submission where it is worth one.
+
+        The provider's concurrency slot is held from submit until the job is done there, not
+        through the download, which does not count against the provider's limit.
+        """
+        run, journal = self.run, self.run.journal
+        rec = journal.open_job(self.key)
+        retried = False
+        while True:
+            try:
+                with run._slot(self.clip):
+                    if rec is None or rec.job_id is None:
+                        rec = self.submit(rec)
+                    state = self.wait(rec)
+                if rec.cost_usd == 0 and self.cost:
+                    journal.update(rec.row, state="succeeded", cost_usd=self.cost)
+                    run.add_spent(self.cost)
+                self.download(rec.job_id or "", state)
+                journal.update(rec.row, state="done", progress=100.0, path=str(self.dest))
+                return
+            except _TryAgain as exc:
+                self.give_up_or_retry(rec, exc, retried)
+                retried, rec = True, None
+            except DownloadFailed as exc:
+                journal.update(rec.row, error=str(exc))  # still 'succeeded': a rerun downloads again
+                raise
+            except (ProviderError, JobFailed) as exc:
+                if rec is not None:
+                    billed = self.cost if isinstance(exc, JobFailed) and exc.billed else 0.0  # charged though failed
+                    journal.update(rec.row, state="failed", error=str(exc), cost_usd=billed)
+                    run.add_spent(billed)
+                raise
+
+    def give_up_or_retry(self, rec: JobRecord, exc: _TryAgain, retried: bool) -> None:
+        """Record a job worth another try; raise where it must not (or need not) be submitted again."""
+        journal, job_id = self.run.journal, rec.job_id or ""
+        if exc.stalled and not self.cancelled(job_id):
+            journal.update(rec.row, error=str(exc))  # still open: the next run polls it again
+            raise JobStalled(f"{exc}; {self.provider.name} did not confirm it stopped, so it is not submitted "
+                             f"again (it may still finish and be billed): run again to resume polling job "
+                             f"{rec.job_id}") from None
+        journal.update(rec.row, state="cancelled" if exc.stalled else "failed", error=str(exc))
+        if retried:
+            raise JobFailed(f"{exc}; gave up after one retry") from None
+        self.run.say(f"{self.clip.label}: {exc}; {'cancelled it, ' if exc.stalled else ''}submitting once more")
+
+    def submit(self, rec: JobRecord | None) -> JobRecord:
+        """Record the intent, submit, record the id; reconcile first wherever a submit may have landed."""
+        req, run = self.clip.request, self.run
+        uncertain = rec is not None  # a journaled intent without an id: we died mid-submit
+        if rec is None:
+            rec = run.journal.intend(key=self.key, kind=self.kind, shot=req.shot, part=req.part, take=req.take,
+                                     provider=self.provider.name, model=req.model, prompt=req.prompt,
+                                     seconds=req.seconds)
+
+        def once() -> str:
+            nonlocal uncertain
+            if uncertain and self.kind == "clip":
+                found = self.reconcile(rec)
+                if found:
+                    return found
+            interrupt.check()   # never pay for a job after a stop
+            run._state(self.clip, "submitting" if self.kind == "clip" else "making keyframe")
+            try:
+                return self.send()
+            except TransientError as exc:
+                uncertain = uncertain or exc.ambiguous
+                raise
+
+        try:
+            job_id = run.settings.retry.retrying()(once)
+        except MvpipeError as exc:  # refused, unreachable, or bad input found before sending
+            run.journal.update(rec.row, state="failed", error=str(exc))
+            raise
+        run.journal.update(rec.row, job_id=job_id, state="queued")
+        return rec.model_copy(update={"job_id": job_id, "state": "queued"})
+
+    def cancelled(self, job_id: str) -> bool:
+        """Cancel a stalled job; True only when the provider then reports it cancelled, failed or gone."""
+        try:
+            if not self.provider.cancel(job_id, self.client):
+                return False
+            return self.provider.poll(job_id, self.client).state in ("cancelled", "failed")
+        except ProviderError as exc:
+            return exc.status in (404, 410)  # the job is gone: it will not finish
+        except (TransientError, MvpipeError):
+            return False
+
+    def reconcile(self, rec: JobRecord) -> str | None:
+        """The id of a job an interrupted submit created, where the provider can list its jobs."""
+        clip, provider, run = self.clip, self.provider, self.run
+        found = provider.list_recent(clip.request, rec.created_at - 5.0, self.client)
+        if found is None:
+            risk = "this one may be billed twice" if clip.caps.estimate(clip.request) > 0 else "it may run twice"
+            run.say(f"{clip.label}: {provider.name} cannot list its jobs, so an interrupted submit cannot be "
+                    f"checked; submitting again ({risk})")
+            return None
+        claimed = run.journal.claimed_ids(provider.name)
+        fresh = [job_id for job_id in found if job_id not in claimed]
+        if fresh:
+            run.say(f"{clip.label}: found job {fresh[0]} from an interrupted run; resuming it")
+        return fresh[0] if fresh else None
+
+    def wait(self, rec: JobRecord) -> JobState:
+        """Poll until the job ends; raise :class:`_TryAgain` when it stops moving or may succeed anew."""
+        job_id, settings, provider = rec.job_id or "", self.run.settings, self.provider
+        stall = settings.stall_timeout or provider.stall_timeout
+        last: tuple[str, float | None] | None = None
+        changed = journaled = time.monotonic()
+        while True:
+            st = provider.poll(job_id, self.client)
+            sig = (st.state, st.progress)
+            if sig != last:
+                # progress goes to the journal every few seconds; a change of state at once
+                if st.state in ("queued", "running") and (not last or last[0] != st.state
+                                                          or time.monotonic() - journaled > 2.0):
+                    self.run.journal.update(rec.row, state=st.state, progress=st.progress)
+                    journaled = time.monotonic()
+                last, changed = sig, time.monotonic()
+                self.run._state(self.clip, st.state + (f" {st.progress:.0f}%" if st.progress is not None else ""))
+            if st.state == "succeeded":
+                return st
+            if st.state in ("failed", "cancelled"):
+                reason = self.client.scrub(st.error or f"the job was {st.state}")
+                if st.retryable:
+                    raise _TryAgain(reason, stalled=False)
+                raise JobFailed(reason, billed=st.billed)
+            if time.monotonic() - changed > stall:
+                raise _TryAgain(f"job {job_id} made no progress for {stall:g} s "
+                                f"({st.state}{f' {st.progress:.0f}%' if st.progress is not None else ''})",
+                                stalled=True)
+            base = st.poll_after if st.poll_after is not None else (settings.poll_interval or provider.poll_interval)
+            interrupt.sleep(base * random.uniform(1 - settings.poll_jitter, 1 + settings.poll_jitter))
+
+    def download(self, job_id: str, state: JobState) -> None:
+        """Fetch, verify, then rename into place; refresh the link when it is expired or refused."""
+        settings, provider, client = self.run.settings, self.provider, self.client
+        problem: Exception | None = None
+        for _ in range(settings.download_attempts):
+            if state.expires_at is not None and time.time() > state.expires_at - settings.expiry_margin:
+                state = provider.poll(job_id, client)
+                if state.expires_at is not None and time.time() > state.expires_at:
+                    raise JobFailed(f"the clip's download link expired before it could be fetched ({job_id})")
+            self.run._state(self.clip, "downloading")
+            try:
+                with atomic_path(self.dest) as tmp:
+                    provider.download(job_id, state, tmp, client)
+                    self.verify(tmp)
+                return
+            except BadMedia as exc:
+                problem = exc
+            except ProviderError as exc:
+                if exc.status not in (403, 404, 410):
+                    raise
+                problem, state = exc, provider.poll(job_id, client)
+        raise DownloadFailed(f"download failed {settings.download_attempts} times: {problem}")
 
 def _key(clip: _Clip, first_frame: Path | None = None) -> str:
     return clip.request.cache_key(first_frame, clip.provider.key_inputs(clip.request))

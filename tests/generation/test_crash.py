@@ -73,13 +73,13 @@ def test_kill_9_mid_flight_then_rerun_pays_each_job_once(tmp_path, workspace, po
         said: list[str] = []
         takes = generate(reqs, workspace, progress=said.append, settings=FAST)
 
-        assert [t.status for t in takes.values()] == ["done"] * 4
+        assert [t.status for t in takes.takes.values()] == ["done"] * 4
         assert sorted(srv.creates.values()) == [1, 1, 1, 1], "every shot's job was submitted exactly once"
         assert len(srv.requests_to("POST", "/v1/videos")) == 4
-        assert {t.job_id for t in takes.values()} == set(srv.jobs), "every paid clip is used"
+        assert {t.job_id for t in takes.takes.values()} == set(srv.jobs), "every paid clip is used"
         assert all(srv.downloads[j] >= 1 for j in srv.jobs)
         assert any("s3" in s and "interrupted run" in s for s in said)
-        assert sum(t.cost_usd for t in takes.values()) == pytest.approx(4 * 0.40)
+        assert sum(t.cost_usd for t in takes.takes.values()) == pytest.approx(4 * 0.40)
         assert takes.spent_usd == pytest.approx(3 * 0.40), "s1 was paid for (and journaled) before the kill"
         assert not [p for p in workspace.takes.rglob(".*") if p.is_file()], "no half-written file is left"
 
@@ -117,5 +117,5 @@ def test_ctrl_c_mid_flight_keeps_every_job_id_and_a_rerun_pays_nothing_again(tmp
         for job in srv.jobs.values():
             job.latency = 0.0
         takes = generate(reqs, workspace, settings=FAST)
-        assert [t.status for t in takes.values()] == ["done"] * 4
+        assert [t.status for t in takes.takes.values()] == ["done"] * 4
         assert sorted(srv.creates.values()) == [1, 1, 1, 1], "the rerun resumed the jobs, submitting none again"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import sqlite3
 import time
 from dataclasses import replace
@@ -35,9 +36,9 @@ def test_each_shot_is_paid_once_and_a_rerun_touches_nothing(tmp_path, workspace,
         point_at("openai", srv)
         said: list[str] = []
         takes = generate(requests, workspace, progress=said.append, settings=FAST)
-        assert [t.status for t in takes.values()] == ["done"] * 3
+        assert [t.status for t in takes.takes.values()] == ["done"] * 3
         assert sorted(srv.creates.values()) == [1, 1, 1]
-        for take in takes.values():
+        for take in takes.takes.values():
             assert take.path == workspace.takes / f"{take.key}.mp4"
             assert clip_seconds(take.path) >= 3.9
             assert take.job_id in srv.jobs and take.cost_usd == pytest.approx(0.40)
@@ -48,7 +49,7 @@ def test_each_shot_is_paid_once_and_a_rerun_touches_nothing(tmp_path, workspace,
         before = len(srv.log)
         again = generate(requests, workspace, settings=FAST)
         assert len(srv.log) == before, "a rerun with every take cached must not call the provider"
-        assert {k: t.key for k, t in again.items()} == {k: t.key for k, t in takes.items()}
+        assert {k: t.key for k, t in again.takes.items()} == {k: t.key for k, t in takes.takes.items()}
         assert again.spent_usd == 0 and again.estimate.to_spend_usd == 0
 
 
@@ -72,7 +73,7 @@ def test_budget_refuses_before_any_request_and_dry_run_stops_after_estimate(tmp_
             generate(requests, workspace, max_cost=1.0, settings=FAST)
         said: list[str] = []
         dry = generate(requests, workspace, dry_run=True, progress=said.append, settings=FAST)
-        assert srv.log == [] and len(dry) == 0
+        assert srv.log == [] and len(dry.takes) == 0
         assert dry.estimate.to_spend_usd == pytest.approx(1.20) and "estimated new spend: $1.20" in said[0]
         generate(requests, workspace, max_cost=1.2, settings=FAST)
         assert estimate(requests, workspace).to_spend_usd == 0
@@ -83,15 +84,15 @@ def test_only_touches_one_key(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         takes = generate(requests, workspace, only=["s2"], settings=FAST)
-        assert [t.status for t in takes.values()] == ["skipped", "done", "skipped"]
+        assert [t.status for t in takes.takes.values()] == ["skipped", "done", "skipped"]
         assert list(srv.creates) == ["shot s2: a neon street at night"]
-        assert not (workspace.takes / f"{takes[('s1', 0)].key}.mp4").exists()
+        assert not (workspace.takes / f"{takes.takes[('s1', 0)].key}.mp4").exists()
         full = generate(requests, workspace, settings=FAST)
-        assert full[("s2", 0)].key == takes[("s2", 0)].key and sorted(srv.creates.values()) == [1, 1, 1]
+        assert full.takes[("s2", 0)].key == takes.takes[("s2", 0)].key and sorted(srv.creates.values()) == [1, 1, 1]
         changed = [*requests[:2], requests[2].model_copy(update={"take": 2})]  # a retake
         retaken = generate(changed, workspace, settings=FAST)
-        assert retaken[("s3", 0)].key != full[("s3", 0)].key
-        assert [retaken[k].key == full[k].key for k in full] == [True, True, False]
+        assert retaken.takes[("s3", 0)].key != full.takes[("s3", 0)].key
+        assert [retaken.takes[k].key == full.takes[k].key for k in full.takes] == [True, True, False]
         assert srv.creates["shot s3: a neon street at night"] == 2 and len(srv.jobs) == 4
 
 
@@ -101,7 +102,7 @@ def test_failed_shot_gets_a_stand_in_and_a_rerun_retries_only_it(tmp_path, works
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         takes = generate(requests, workspace, settings=FAST)
-        bad = takes[("bad", 0)]
+        bad = takes.takes[("bad", 0)]
         assert bad.status == "failed" and "blocked by our moderation system" in bad.error
         assert bad.path.parent.name == "failed" and clip_seconds(bad.path) >= 3.9  # the stand-in card
         assert not (workspace.takes / f"{bad.key}.mp4").exists()
@@ -121,14 +122,20 @@ def test_continue_previous_starts_from_the_last_frame_after_its_predecessor(tmp_
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         takes = generate(requests, workspace, settings=FAST)
-        job_a = srv.jobs[takes[("a", 0)].job_id]
+        job_a = srv.jobs[takes.takes[("a", 0)].job_id]
         post_b = next(r for r in _posts(srv) if b'"shot b' in r.body)
     assert post_b.at >= srv.downloaded_at[job_a.id], "b is submitted only once a's clip is in"
     uri = __import__("json").loads(post_b.body)["input_reference"]["image_url"]
     frame = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert frame.size == (1280, 720)  # fitted to the output size, as the API requires
-    assert takes[("b", 0)].key != second.cache_key(), "the first frame's bytes are part of the key"
+    assert takes.takes[("b", 0)].key != second.cache_key(), "the first frame's bytes are part of the key"
     assert [r.state for r in status(requests, workspace)] == ["done", "done"]
+    shutil.rmtree(workspace.takes / "frames")  # a's take is in, the last frame b starts from is not taken yet
+    before = sorted(workspace.root.rglob("*"))
+    assert [r.state for r in status(requests, workspace)] == ["done", "waiting for the previous take"]
+    assert [r.status for r in estimate(requests, workspace).rows] == ["cached", "new"]
+    generate(requests, workspace, dry_run=True, settings=FAST)
+    assert sorted(workspace.root.rglob("*")) == before, "status, estimate and a dry run run no FFmpeg, write nothing"
 
 
 def test_failed_predecessor_fails_the_continuation_without_paying(tmp_path, workspace, point_at):
@@ -137,7 +144,7 @@ def test_failed_predecessor_fails_the_continuation_without_paying(tmp_path, work
     with FakeServer(OpenAIVideos()) as srv:
         point_at("openai", srv)
         takes = generate(requests, workspace, settings=FAST)
-    assert takes[("b", 0)].status == "failed" and "continues from shot 'a'" in takes[("b", 0)].error
+    assert takes.takes[("b", 0)].status == "failed" and "continues from shot 'a'" in takes.takes[("b", 0)].error
     assert list(srv.creates) == ["FORBIDDEN"]
 
 
@@ -148,14 +155,14 @@ def test_429_burst_on_submit_honours_retry_after_ms_and_submits_once(tmp_path, w
         t0 = time.monotonic()
         takes = generate(_requests(n=1), workspace, settings=FAST)
         assert time.monotonic() - t0 >= 0.45
-        assert takes[("s1", 0)].status == "done" and len(_posts(srv)) == 4 and len(srv.jobs) == 1
+        assert takes.takes[("s1", 0)].status == "done" and len(_posts(srv)) == 4 and len(srv.jobs) == 1
 
 
 def test_other_4xx_fails_fast_with_the_providers_message(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(statuses={"submit": [400]})) as srv:
         point_at("openai", srv)
         takes = generate(_requests(n=1), workspace, settings=FAST)
-        take = takes[("s1", 0)]
+        take = takes.takes[("s1", 0)]
         assert take.status == "failed" and "answered 400: injected 400 on submit" in take.error
         assert len(_posts(srv)) == 1 and not srv.jobs
 
@@ -165,8 +172,8 @@ def test_lost_submit_reply_is_reconciled_not_resubmitted(tmp_path, workspace, po
         point_at("openai", srv)
         said: list[str] = []
         takes = generate(_requests(n=1), workspace, progress=said.append, settings=FAST)
-        assert takes[("s1", 0)].status == "done" and len(srv.jobs) == 1 and len(_posts(srv)) == 1
-        assert takes[("s1", 0)].job_id in srv.jobs and any("interrupted" in s for s in said)
+        assert takes.takes[("s1", 0)].status == "done" and len(srv.jobs) == 1 and len(_posts(srv)) == 1
+        assert takes.takes[("s1", 0)].job_id in srv.jobs and any("interrupted" in s for s in said)
 
 
 def test_intent_is_journaled_before_the_submit_reaches_the_provider(tmp_path, workspace, point_at):
@@ -190,7 +197,7 @@ def test_bad_download_is_detected_and_fetched_again(tmp_path, workspace, point_a
     with FakeServer(OpenAIVideos(), faults=fault) as srv:
         point_at("openai", srv)
         takes = generate(_requests(n=1), workspace, settings=FAST)
-        take = takes[("s1", 0)]
+        take = takes.takes[("s1", 0)]
         assert take.status == "done" and clip_seconds(take.path) >= 3.9
         assert len(srv.requests_to("GET", r"/v1/videos/[^/]+/content")) == 2 and len(srv.jobs) == 1
 
@@ -198,17 +205,17 @@ def test_bad_download_is_detected_and_fetched_again(tmp_path, workspace, point_a
 def test_always_truncated_download_fails_the_shot_but_keeps_the_job(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(truncate=99)) as srv:
         point_at("openai", srv)
-        take = generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=FAST).takes[("s1", 0)]
         assert take.status == "failed" and "download failed 3 times" in take.error
         srv.faults.truncate = 0
-        take = generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=FAST).takes[("s1", 0)]
         assert take.status == "done" and len(srv.jobs) == 1, "the paid job is downloaded again, not redone"
 
 
 def test_expired_download_link_fails_with_a_clear_reason(tmp_path, workspace, point_at):
     with FakeServer(OpenAIVideos(), faults=Faults(expire_after=0.0)) as srv:
         point_at("openai", srv)
-        take = generate(_requests(n=1), workspace, settings=replace(FAST, poll_interval=0.3))[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=replace(FAST, poll_interval=0.3)).takes[("s1", 0)]
     assert take.status == "failed" and "expired" in take.error
 
 
@@ -216,7 +223,7 @@ def test_stuck_job_without_cancel_stops_and_the_next_run_resumes_it(tmp_path, wo
     settings = replace(FAST, stall_timeout=0.3)
     with FakeServer(OpenAIVideos(), latency=0.2, faults=Faults(stuck=1)) as srv:
         point_at("openai", srv)
-        take = generate(_requests(n=1), workspace, settings=settings)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=settings).takes[("s1", 0)]
         [job] = srv.jobs.values()
         assert take.status == "failed" and "no progress" in take.error and "99%" in take.error
         assert f"resume polling job {job.id}" in take.error and len(srv.jobs) == 1
@@ -224,7 +231,7 @@ def test_stuck_job_without_cancel_stops_and_the_next_run_resumes_it(tmp_path, wo
         generate(_requests(n=1), workspace, settings=settings, progress=said.append, dry_run=True)
         assert any("in flight" in s for s in said), "the open job is not estimated as new spend"
         job.stuck = False
-        take = generate(_requests(n=1), workspace, settings=settings)[("s1", 0)]
+        take = generate(_requests(n=1), workspace, settings=settings).takes[("s1", 0)]
         assert take.status == "done" and take.job_id == job.id and len(srv.jobs) == 1
 
 
@@ -244,10 +251,10 @@ def test_animatic_runs_locally_and_caches(tmp_path):
     requests = [clip_request("animatic", "a", 1, seconds=1.0), clip_request("animatic", "b", 2, seconds=1.0,
                                                                                 continue_from="a")]
     takes = generate(requests, ws, settings=FAST)
-    assert [t.status for t in takes.values()] == ["done", "done"] and takes.spent_usd == 0
-    mtimes = [t.path.stat().st_mtime_ns for t in takes.values()]
+    assert [t.status for t in takes.takes.values()] == ["done", "done"] and takes.spent_usd == 0
+    mtimes = [t.path.stat().st_mtime_ns for t in takes.takes.values()]
     again = generate(requests, ws, settings=FAST)
-    assert [t.path.stat().st_mtime_ns for t in again.values()] == mtimes
+    assert [t.path.stat().st_mtime_ns for t in again.takes.values()] == mtimes
 
 
 def test_a_second_run_on_the_same_workspace_waits_its_turn(tmp_path, workspace, point_at):
@@ -257,7 +264,7 @@ def test_a_second_run_on_the_same_workspace_waits_its_turn(tmp_path, workspace, 
             with pytest.raises(MvpipeError, match="another mvpipe run is generating"):
                 generate(_requests(n=1), workspace, settings=FAST)
         assert not srv.jobs
-        assert generate(_requests(n=1), workspace, settings=FAST)[("s1", 0)].status == "done"
+        assert generate(_requests(n=1), workspace, settings=FAST).takes[("s1", 0)].status == "done"
 
 
 def test_timing_knobs_come_from_settings_or_the_environment() -> None:

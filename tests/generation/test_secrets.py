@@ -26,11 +26,11 @@ def test_key_never_leaks(tmp_path, workspace, point_at, name):
         srv.key = "another-key"  # the server now rejects ours (401) and quotes back what it was sent
         rejected = generate(wrong, workspace, progress=said.append, settings=FAST)
         assert not any(SECRET in r.path or any(SECRET in v for v in r.query.values()) for r in srv.log)
-    errors = [t.error for t in [*takes.values(), *rejected.values()] if t.error]
+    errors = [t.error for t in [*takes.takes.values(), *rejected.takes.values()] if t.error]
     assert len(errors) >= 2 and any("401" in e for e in errors), errors  # the echoing paths were exercised
     texts = said + errors + [takes.failure_table(), rejected.failure_table(),
                              status_table(status(reqs, workspace))]
-    texts += [t.model_dump_json() for t in [*takes.values(), *rejected.values()]]
+    texts += [t.model_dump_json() for t in [*takes.takes.values(), *rejected.takes.values()]]
     assert not [t for t in texts if SECRET in t]
     assert any("***" in e for e in errors), "the echoed key was blanked, not just absent"
     for path in workspace.root.rglob("*"):

@@ -152,8 +152,13 @@ class GatewayProvider(RemoteProvider):
     builtin: ClassVar[list[GatewayModel]] = []
     image_limit: ClassVar[ImageLimit | None] = None  # what the gateway takes inline, for every model
 
+    _table: list[GatewayModel] | None = None
+
     def table(self) -> list[GatewayModel]:
-        return merged(self.builtin, self.name)
+        """Built-in and user entries, read once per provider object: once a run, not once a poll."""
+        if self._table is None:
+            self._table = merged(self.builtin, self.name)
+        return self._table
 
     def models(self) -> list[Capabilities]:
         return [m.capabilities(self.name, self.key_env, self.image_limit) for m in self.table()]

@@ -82,11 +82,11 @@ class KlingProvider(RemoteProvider):
         return _FreshToken(key, secret)
 
     def models(self) -> list[Capabilities]:
-        # kling.ai/document-api (Image to Video, Text to Video, Reference to Video; checked 2026-12-02 through
-        # research/providers.md §5): aspect_ratio 16:9, 9:16, 1:1 (image2video follows its image); mode std (720p)
-        # or pro (1080p); sound on/off on v2.6 and v3; duration "5"/"10", v3 "3".."15"; images <= 10 MB, >= 300 px.
-        # Prices: kling.ai/dev/pricing (2026-09-28, via provider-audit.md §5; 1 unit = $0.14): std 0.6 units/s
-        # silent, 0.9 with sound; pro 0.8 / 1.2. v2.6 std makes no sound (gateway docs), so sound there means pro.
+        # kling.ai/document-api (Image to Video, Text to Video, Reference to Video; checked 2026-12-02):
+        # aspect_ratio 16:9, 9:16, 1:1 (image2video follows its image); mode std (720p) or pro (1080p); sound on/off
+        # on v2.6 and v3; duration "5"/"10", v3 "3".."15"; images <= 10 MB, >= 300 px.
+        # Prices: kling.ai/dev/pricing (2026-09-28; 1 unit = $0.14): std 0.6 units/s silent, 0.9 with sound;
+        # pro 0.8 / 1.2. v2.6 std makes no sound (gateway docs), so sound there means pro.
         # The page's kling-v3 rows are used for every model: Kling publishes no separate per-model USD.
         std = {"16:9": (1280, 720), "9:16": (720, 1280), "1:1": (720, 720)}
         pro = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)}

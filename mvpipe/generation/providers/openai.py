@@ -34,7 +34,7 @@ class OpenAIVideosProvider(RemoteProvider):
         # Sizes: the spec's VideoSize enum (../shared/contracts/openai-openapi.yaml `VideoSize`: 720x1280, 1280x720,
         # 1024x1792, 1792x1024; checked 2026-12-02); the guide gives the 1024/1792 sizes to sora-2-pro only. The
         # guide's 1920x1080 is not in the spec's enum, so it is not sent. Seconds: `VideoSeconds` "4","8","12".
-        # Prices: OpenAI's pricing page (copy checked 2026-12-02, research/provider-audit.md §1): sora-2 $0.10/s;
+        # Prices: OpenAI's pricing page (a copy, checked 2026-12-02): sora-2 $0.10/s;
         # sora-2-pro $0.30/s at 720x1280, $0.50/s at 1024x1792. Sound is always on and costs nothing extra.
         # input_reference: one image, <= 20 MB (spec `ImageRefParam`), the size of the video; faces are refused
         # ("Input images with faces of humans are currently rejected", video-generation guide, checked 2026-12-02).

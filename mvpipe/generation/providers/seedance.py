@@ -48,7 +48,7 @@ class SeedanceProvider(RemoteProvider):
 
     def models(self) -> list[Capabilities]:
         # ratio 16:9, 4:3, 1:1, 3:4, 9:16, 21:9 (+ adaptive) and resolution 480p / 720p / 1080p (2.0: no 1080p):
-        # BytePlus create-task page (via provider-audit.md §6, checked 2026-12-02). Pixels per ratio: Volcengine's
+        # BytePlus create-task page (checked 2026-12-02). Pixels per ratio: Volcengine's
         # price table for 1.x (1248x704 ... at 720p, 1920x1088 ... at 1080p) and Seedance 2.0's (1280x720 ... at
         # 720p). Billing: tokens = width x height x fps x seconds / 1024 at 24 fps, successful tasks only;
         # 2.0 $7.0 / M tokens (BytePlus pricing, 2026-09-28, [3p-cap]); 1.0 pro $2.5 / M tokens (third-party).

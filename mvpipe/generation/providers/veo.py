@@ -36,8 +36,8 @@ class VeoProvider(RemoteProvider):
         # ai.google.dev/gemini-api/docs/video (updated 2026-03-05, checked 2026-12-02): durationSeconds 4/6/8, "must
         # be 8" with reference images or at 1080p; aspectRatio "16:9" or "9:16" only; resolution "720p" (default) or
         # "1080p"; up to 3 asset references; first frame (`image`). Sound is always on. Prices: ai.google.dev pricing
-        # (2026-09-24, via research/provider-audit.md §4): Veo 3.1 $0.40/s at 720p and 1080p; Fast $0.10/s at 720p,
-        # $0.12/s at 1080p (research/providers.md §4a, third-party copies of the same page).
+        # (2026-09-24, read through dated third-party copies of the page): Veo 3.1 $0.40/s at 720p and 1080p;
+        # Fast $0.10/s at 720p, $0.12/s at 1080p.
         common = dict(provider=self.name, durations=[4.0, 6.0, 8.0], reference_durations=[8.0], max_references=3,
                       references_as="native", first_frame=True, native_audio=True, key_env=[self.key_env],
                       concurrency=2, reference_limit=ImageLimit(max_side=1920, max_bytes=20_000_000))

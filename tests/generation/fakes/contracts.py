@@ -35,7 +35,7 @@ OPENAI_MODELS = {"sora-2", "sora-2-pro"}
 OPENAI_SECONDS = {"4", "8", "12"}
 OPENAI_SIZES = {"720x1280", "1280x720", "1024x1792", "1792x1024"}
 OPENAI_PRO_ONLY = {"1024x1792", "1792x1024"}  # video-generation guide: these sizes are sora-2-pro's (2026-12-02)
-# Prices: OpenAI pricing page copy (provider-audit.md §1, checked 2026-12-02), USD per second.
+# Prices: OpenAI pricing page copy (checked 2026-12-02), USD per second.
 OPENAI_PRICE = {("sora-2", "720"): 0.10, ("sora-2-pro", "720"): 0.30, ("sora-2-pro", "1024"): 0.50}
 
 
@@ -101,7 +101,7 @@ def runway_bill(endpoint: str, body: dict[str, Any]) -> float:
 # ai.google.dev/gemini-api/docs/video (updated 2026-03-05, checked 2026-12-02): aspectRatio "16:9" | "9:16";
 # resolution "720p" | "1080p" | "4k"; durationSeconds 4, 6, 8 and 8 only with reference images or at 1080p/4k;
 # up to 3 reference images; `image` and `referenceImages` not together. Prices (ai.google.dev pricing 2026-09-24,
-# via provider-audit.md §4): Veo 3.1 $0.40/s (720p, 1080p); 3.1 Fast $0.10/s 720p, $0.12/s 1080p.
+# through dated third-party copies): Veo 3.1 $0.40/s (720p, 1080p); 3.1 Fast $0.10/s 720p, $0.12/s 1080p.
 VEO_PRICE = {("veo-3.1-generate-preview", "720p"): 0.40, ("veo-3.1-generate-preview", "1080p"): 0.40,
              ("veo-3.1-fast-generate-preview", "720p"): 0.10, ("veo-3.1-fast-generate-preview", "1080p"): 0.12}
 
@@ -128,11 +128,11 @@ def veo_bill(model: str, body: dict[str, Any]) -> float:
 
 
 # -- Kling -------------------------------------------------------------------------------------------------------
-# kling.ai/document-api (Text to Video, Image to Video, Reference to Video; checked 2026-12-02 via
-# research/providers.md §5): aspect_ratio 16:9 | 9:16 | 1:1 (text2video, multi-image2video; image2video follows
-# its image); mode std | pro; duration "5" | "10" ("3".."15" on kling-v3); sound on | off on v2.6 / v3 (v2.6 std is
-# silent: gateway docs); images raw base64 without a data: prefix, <= 10 MB; image_list <= 4, kling-v1-6 only.
-# Errors: HTTP 400 with {code: 1201, message}. Prices: kling.ai/dev/pricing (2026-09-28, provider-audit.md §5):
+# kling.ai/document-api (Text to Video, Image to Video, Reference to Video; checked 2026-12-02):
+# aspect_ratio 16:9 | 9:16 | 1:1 (text2video, multi-image2video; image2video follows its image); mode std | pro;
+# duration "5" | "10" ("3".."15" on kling-v3); sound on | off on v2.6 / v3 (v2.6 std is silent: gateway docs);
+# images raw base64 without a data: prefix, <= 10 MB; image_list <= 4, kling-v1-6 only.
+# Errors: HTTP 400 with {code: 1201, message}. Prices: kling.ai/dev/pricing (2026-09-28):
 # units a second std 0.6 / 0.9 with sound, pro 0.8 / 1.2; 1 unit = $0.14.
 KLING_MODELS = {"kling-v1-6", "kling-v2-5-turbo", "kling-v2-6", "kling-v3"}
 KLING_UNITS = {("std", "off"): 0.6, ("std", "on"): 0.9, ("pro", "off"): 0.8, ("pro", "on"): 1.2}
@@ -166,7 +166,7 @@ def kling_bill(body: dict[str, Any]) -> float:
 
 
 # -- Seedance on BytePlus ModelArk -------------------------------------------------------------------------------
-# BytePlus create-task page (via provider-audit.md §6, checked 2026-12-02): ratio 16:9 | 4:3 | 1:1 | 3:4 | 9:16 |
+# BytePlus create-task page (checked 2026-12-02): ratio 16:9 | 4:3 | 1:1 | 3:4 | 9:16 |
 # 21:9 | adaptive; resolution 480p | 720p | 1080p, Seedance 2.0 without 1080p; duration 2.0 4-15, 1.0 pro 2-12;
 # first_frame and reference_image roles not mixed; <= 9 reference images. Errors {"error": {code, message}}.
 # Billing: tokens = width x height x 24 x seconds / 1024 with the pixel table per ratio (Volcengine price table

@@ -127,7 +127,7 @@ def run(folder: Path, spec: str, prompt: str = "an empty road at night", setting
 
 
 def assert_all_done(result: GenerationResult) -> None:
-    assert [t.status for t in result.values()] == ["done"] * len(result), result.failure_table()
+    assert [t.status for t in result.takes.values()] == ["done"] * len(result.takes), result.failure_table()
 
 
 def survives_faults(srv: FakeServer, folder: Path, spec: str, cancels: bool = True) -> None:
@@ -143,7 +143,7 @@ def survives_faults(srv: FakeServer, folder: Path, spec: str, cancels: bool = Tr
         assert_all_done(result)
         assert sum(srv.creates.values()) == 3 and stuck.cancelled  # two shots, plus one for the cancelled job
     else:
-        failed = [t for t in result.values() if t.status != "done"]
+        failed = [t for t in result.takes.values() if t.status != "done"]
         assert len(failed) == 1 and "run again to resume polling" in (failed[0].error or "")
         stuck.stuck = False
         assert_all_done(run(folder, spec))
@@ -155,5 +155,5 @@ def moderated(srv: FakeServer, folder: Path, spec: str) -> str:
     """Run with a prompt the server's moderation refuses; the failed shot's reason (the other is done)."""
     srv.faults.moderate = "FORBIDDEN"
     result = run(folder, spec, prompt="a FORBIDDEN scene")
-    assert result[("mara", 0)].status == "done" and result[("road", 0)].status == "failed"
-    return result[("road", 0)].error or ""
+    assert result.takes[("mara", 0)].status == "done" and result.takes[("road", 0)].status == "failed"
+    return result.takes[("road", 0)].error or ""

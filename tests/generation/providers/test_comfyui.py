@@ -29,7 +29,7 @@ def _graph(srv: FakeServer, words: str) -> dict[str, Any]:
 def test_placeholders_are_filled_typed_and_the_reference_is_uploaded(srv: FakeServer, tmp_path) -> None:
     result = run(tmp_path, "comfyui")
     assert_all_done(result)
-    assert all(t.cost_usd == 0 and t.job_id in srv.jobs for t in result.values())  # journaled, free
+    assert all(t.cost_usd == 0 and t.job_id in srv.jobs for t in result.takes.values())  # journaled, free
     road, mara = _graph(srv, "empty road"), _graph(srv, "mara drives")
     assert road["20"]["inputs"] == {"width": 1280, "height": 720, "length": 12}  # 1 s at 12 fps, as ints
     assert mara["20"]["inputs"]["length"] == 84 and isinstance(road["3"]["inputs"]["seed"], int)
@@ -49,7 +49,8 @@ def test_5xx_on_upload_and_polls_and_truncated_download_are_retried(srv: FakeSer
 def test_workflow_errors_fail_the_shot_with_the_reason(srv: FakeServer, tmp_path) -> None:
     srv.faults.moderate = "empty road"
     result = run(tmp_path, "comfyui")
-    assert "CUDA out of memory" in (result[("road", 0)].error or "") and result[("mara", 0)].status == "done"
+    assert "CUDA out of memory" in (result.takes[("road", 0)].error or "")
+    assert result.takes[("mara", 0)].status == "done"
     assert sum(srv.creates.values()) == 2  # a failed workflow is not run again
 
 

@@ -28,7 +28,7 @@ def test_fault_is_survived_and_paid_once(tmp_path, workspace, point_at, name, fa
     with FakeServer(protocol(), latency=0.3, faults=faults) as srv:
         point_at(name, srv)
         take = generate([clip_request(generator, "a", 1, seconds=4)], workspace,
-                        settings=replace(FAST, stall_timeout=0.4))[("a", 0)]
+                        settings=replace(FAST, stall_timeout=0.4)).takes[("a", 0)]
         assert take.status == "done", take.error
         assert clip_seconds(take.path) >= 3.9
         stuck = [j for j in srv.jobs.values() if j.stuck]
@@ -48,7 +48,7 @@ def test_a_stuck_job_is_submitted_again_only_after_a_confirmed_cancel(tmp_path, 
     settings = replace(FAST, stall_timeout=0.4)
     with FakeServer(protocol(), latency=0.3, faults=Faults(stuck=1)) as srv:
         point_at(name, srv)
-        take = generate(plan, workspace, settings=settings)[("a", 0)]
+        take = generate(plan, workspace, settings=settings).takes[("a", 0)]
         [stuck] = [j for j in srv.jobs.values() if j.stuck]
         if name == "runway":
             assert take.status == "done" and stuck.cancelled and len(srv.jobs) == 2
@@ -56,7 +56,7 @@ def test_a_stuck_job_is_submitted_again_only_after_a_confirmed_cancel(tmp_path, 
         assert take.status == "failed" and len(srv.jobs) == 1, "never paid twice"
         assert stuck.id in take.error and "run again to resume polling" in take.error
         stuck.stuck = False  # the provider finishes it after all
-        again = generate(plan, workspace, settings=settings)[("a", 0)]
+        again = generate(plan, workspace, settings=settings).takes[("a", 0)]
         assert again.status == "done" and len(srv.jobs) == 1 and again.job_id.endswith(stuck.id)
 
 
@@ -68,6 +68,6 @@ def test_moderation_failure_is_reported_with_the_providers_reason(tmp_path, work
         takes = generate([clip_request(generator, "a", 1, prompt="FORBIDDEN")],
                          workspace, settings=FAST)
         assert len(srv.jobs) == 1, "a moderation failure is not retried"
-    take = takes[("a", 0)]
+    take = takes.takes[("a", 0)]
     assert take.status == "failed" and take.path.is_file() and take.cost_usd == 0
     assert any(word in take.error for word in ("moderation", "usage guidelines")), take.error

@@ -67,7 +67,7 @@ def test_the_cache_key_follows_the_picked_clip(tmp_path: Path) -> None:
 
     def take(**fields: object) -> tuple[str, bytes]:
         got = generate([request(footage=clips, **fields)], ws, progress=said.append,
-                       settings=FAST)[(fields.get("shot", "s1"), 0)]
+                       settings=FAST).takes[(fields.get("shot", "s1"), 0)]
         assert got.status == "done", got.error
         return got.key, got.path.read_bytes()
 

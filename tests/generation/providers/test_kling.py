@@ -66,7 +66,7 @@ def test_each_request_is_signed_with_a_token_fresh_for_its_time(monkeypatch: pyt
 
 def test_text_and_first_frame_shots_on_kling_v2_6(srv: FakeServer, tmp_path) -> None:
     result = run(tmp_path, "kling:kling-v2-6")
-    assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
+    assert [t.status for t in result.takes.values()] == ["done", "done"], result.failure_table()
     (text_ep, text), (image_ep, image) = _submit_of(srv, "empty road"), _submit_of(srv, "mara drives")
     assert (text_ep, image_ep) == ("text2video", "image2video")
     assert (text["aspect_ratio"], text["duration"], text["sound"], text["mode"]) == ("16:9", "5", "off", "std")
@@ -77,7 +77,7 @@ def test_text_and_first_frame_shots_on_kling_v2_6(srv: FakeServer, tmp_path) -> 
 
 def test_references_travel_natively_on_multi_image2video(srv: FakeServer, tmp_path) -> None:
     result = run(tmp_path, "kling:kling-v1-6")
-    assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
+    assert [t.status for t in result.takes.values()] == ["done", "done"], result.failure_table()
     endpoint, multi = _submit_of(srv, "mara drives")
     assert endpoint == "multi-image2video" and len(multi["image_list"]) == 1
     assert _submit_of(srv, "empty road")[0] == "text2video"
@@ -87,23 +87,23 @@ def test_rate_and_concurrency_codes_are_retried_and_5xx_polls_survive(srv: FakeS
     srv.faults.statuses = {"submit": [429, 429], "poll": [500, 503]}
     srv.faults.retry_after = "0"
     result = run(tmp_path, "kling:kling-v2-6")
-    assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
+    assert [t.status for t in result.takes.values()] == ["done", "done"], result.failure_table()
     assert sum(srv.creates.values()) == 2
 
 
 def test_no_balance_fails_at_once_without_retrying(srv: FakeServer, tmp_path) -> None:
     srv.protocol.balance = False
     result = run(tmp_path, "kling:kling-v2-6")
-    assert all(t.status == "failed" and "code 1102" in (t.error or "") for t in result.values())
+    assert all(t.status == "failed" and "code 1102" in (t.error or "") for t in result.takes.values())
     assert len(_submits(srv)) == 2  # one attempt per shot
 
 
 def test_moderation_at_submit_and_in_the_task_fail_the_shot(srv: FakeServer, tmp_path) -> None:
     result = run(tmp_path / "a", "kling:kling-v2-6", prompt="FORBIDDEN thing")
-    assert "code 1301" in (result[("road", 0)].error or "") and result[("mara", 0)].status == "done"
+    assert "code 1301" in (result.takes[("road", 0)].error or "") and result.takes[("mara", 0)].status == "done"
     srv.faults.moderate = "RISKY"
     result = run(tmp_path / "b", "kling:kling-v2-6", prompt="RISKY thing")
-    assert "risk control" in (result[("road", 0)].error or "")
+    assert "risk control" in (result.takes[("road", 0)].error or "")
 
 
 def test_stuck_job_is_never_paid_twice_and_truncated_download_refetched(srv: FakeServer, tmp_path) -> None:
@@ -112,11 +112,11 @@ def test_stuck_job_is_never_paid_twice_and_truncated_download_refetched(srv: Fak
     srv.faults.stuck, srv.faults.truncate = 1, 1
     result = run(tmp_path, "kling:kling-v2-6")
     [stuck] = [j for j in srv.jobs.values() if j.stuck]
-    assert sorted(t.status for t in result.values()) == ["done", "failed"]
-    assert any(stuck.id in (t.error or "") for t in result.values())
+    assert sorted(t.status for t in result.takes.values()) == ["done", "failed"]
+    assert any(stuck.id in (t.error or "") for t in result.takes.values())
     stuck.stuck = False
     result = run(tmp_path, "kling:kling-v2-6")
-    assert [t.status for t in result.values()] == ["done", "done"], result.failure_table()
+    assert [t.status for t in result.takes.values()] == ["done", "done"], result.failure_table()
     assert sum(srv.creates.values()) == 2  # one job a shot, never a second
     assert sorted(srv.downloads.values()) == [1, 2]  # the truncated file was fetched again
 

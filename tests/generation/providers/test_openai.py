@@ -50,7 +50,7 @@ def test_every_request_we_send_is_valid_against_openais_spec(tmp_path, workspace
     with FakeServer(OpenAIVideos(), faults=Faults(lose_reply=1)) as srv:
         point_at("openai", srv)
         takes = generate(reqs, workspace, settings=FAST)
-        assert [t.status for t in takes.values()] == ["done"] * 3
+        assert [t.status for t in takes.takes.values()] == ["done"] * 3
         kinds = {(r.method, r.path.rsplit("/", 1)[-1] if r.path.endswith("content") else r.path.count("/"))
                  for r in srv.log}
         assert kinds >= {("POST", 2), ("GET", 2), ("GET", 3), ("GET", "content")}, "create, list, poll, content"

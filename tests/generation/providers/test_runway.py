@@ -21,7 +21,7 @@ def _take(tmp_path, workspace: Workspace, shot: str = "a", number: int = 1, sett
           progress=None, **request) -> Take:
     """Generate one gen4.5 shot through the runner and return its take."""
     return generate([clip_request("runway:gen4.5", shot, number, **request)], workspace,
-                    progress=progress, settings=settings)[(shot, 0)]
+                    progress=progress, settings=settings).takes[(shot, 0)]
 
 
 def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, workspace, point_at, mara):
@@ -30,7 +30,7 @@ def test_characters_travel_as_a_tagged_keyframe_then_image_to_video(tmp_path, wo
     with FakeServer(RunwayTasks()) as srv:
         point_at("runway", srv)
         takes = generate([req], workspace, settings=FAST)
-        assert takes[("a", 0)].status == "done"
+        assert takes.takes[("a", 0)].status == "done"
         [kf] = srv.requests_to("POST", "/v1/text_to_image")
         [i2v] = srv.requests_to("POST", "/v1/image_to_video")
         cdn = [r for r in srv.log if r.path.startswith("/cdn/")]

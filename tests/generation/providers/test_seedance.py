@@ -61,5 +61,5 @@ def test_input_moderation_and_overdue_account_fail_at_once(srv: FakeServer, tmp_
     assert "InputTextSensitiveContentDetected" in moderated(srv, tmp_path / "a", "seedance:seedance-1-0-pro-250528")
     srv.protocol.overdue = True
     result = run(tmp_path / "b", "seedance:seedance-1-0-pro-250528")
-    assert all("AccountOverdueError" in (t.error or "") for t in result.values())
+    assert all("AccountOverdueError" in (t.error or "") for t in result.takes.values())
     assert len(srv.requests_to("POST", TASKS)) == 4  # 2 + 2 shots, each tried once: nothing retried

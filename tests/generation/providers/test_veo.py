@@ -28,8 +28,8 @@ def test_references_go_natively_as_assets_and_force_8_seconds(tmp_path, workspac
     assert with_refs["parameters"] == {"aspectRatio": "16:9", "resolution": "720p", "durationSeconds": 8,
                                        "personGeneration": "allow_adult"}
     assert posts["shot b: a neon street at night"][1]["parameters"]["durationSeconds"] == 6
-    assert clip_seconds(takes[("a", 0)].path) >= 7.9 and clip_seconds(takes[("b", 0)].path) >= 5.9
-    assert takes[("a", 0)].cost_usd == pytest.approx(8 * 0.40) and takes.estimate.rows[0].seconds == 8
+    assert clip_seconds(takes.takes[("a", 0)].path) >= 7.9 and clip_seconds(takes.takes[("b", 0)].path) >= 5.9
+    assert takes.takes[("a", 0)].cost_usd == pytest.approx(8 * 0.40) and takes.estimate.rows[0].seconds == 8
 
 
 def test_a_chained_first_frame_replaces_references(tmp_path, workspace, point_at, mara):
@@ -45,7 +45,7 @@ def test_safety_filtered_operation_fails_with_the_reason(tmp_path, workspace, po
     with FakeServer(GeminiVeo()) as srv:
         point_at("veo", srv)
         take = generate([clip_request("veo", "a", 1, prompt="FORBIDDEN")], workspace,
-                        settings=FAST)[("a", 0)]
+                        settings=FAST).takes[("a", 0)]
     assert take.status == "failed" and "may violate our usage guidelines" in take.error and take.cost_usd == 0
 
 
@@ -53,5 +53,5 @@ def test_resource_exhausted_bursts_are_waited_out(tmp_path, workspace, point_at)
     faults = Faults(statuses={"submit": [429, 429], "poll": [429, 503]}, retry_after="0")
     with FakeServer(GeminiVeo(), faults=faults) as srv:
         point_at("veo", srv)
-        take = generate([clip_request("veo", "a", 1)], workspace, settings=FAST)[("a", 0)]
+        take = generate([clip_request("veo", "a", 1)], workspace, settings=FAST).takes[("a", 0)]
         assert take.status == "done" and len(srv.jobs) == 1

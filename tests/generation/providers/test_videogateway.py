@@ -35,8 +35,8 @@ def test_both_gateway_shapes_render_journal_and_bill_as_estimated(shape, tmp_pat
         assert abs(result.estimate.to_spend_usd - srv.charged()) <= 0.05 * srv.charged()
     posted = json.loads(srv.requests_to("POST", r"/v1/.*")[0].body)
     assert posted["model"] == "sora-2" and posted["resolution"] == "720p" and posted["duration"] in (4, 8)
-    jobs = {r.job_id for r in Journal(Workspace(tmp_path / ".mvpipe").journal).jobs(result[("road", 0)].key)}
-    assert jobs == {result[("road", 0)].job_id}, "journaled like every paid job"
+    jobs = {r.job_id for r in Journal(Workspace(tmp_path / ".mvpipe").journal).jobs(result.takes[("road", 0)].key)}
+    assert jobs == {result.takes[("road", 0)].job_id}, "journaled like every paid job"
 
 
 def test_a_gateway_without_its_protocol_is_bad_input_before_any_request(tmp_path, monkeypatch) -> None:
