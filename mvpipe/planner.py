@@ -375,20 +375,7 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
     fps = board.output.fps
     width, height = board.output.size
     shots = board.shots
-    lengths = [frames[i + 1] - frames[i] for i in range(len(shots))]
-    trans = []
-    for i, shot in enumerate(shots):
-        t = shot.transition
-        if t.type == "cut":
-            trans.append(0)
-            continue
-        at = grid.index(start + frames[i] / fps)
-        wanted = round(grid.seconds(at, t.length or Length(value=1, unit="beats")) * fps)
-        limit = lengths[i] // 2 if i == 0 else min(lengths[i - 1], lengths[i]) // 2 * 2
-        if wanted > limit:
-            warnings.append(f"shot '{shot.id}': the {t.type} is shortened from {wanted} to {limit} frames "
-                            "to fit the shots around it.")
-        trans.append(min(wanted, limit))
+    trans = _transition_frames(board, grid, frames, start, warnings)
     heads = [0] + [t // 2 for t in trans[1:]]
     tails = [trans[i + 1] - heads[i + 1] for i in range(len(shots) - 1)] + [0]
 
@@ -406,14 +393,7 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
                             f"it is generated as {len(bounds) - 1} takes.")
         refs = [CharacterRef(name=n, references=list(board.characters[n].references), ids=board.characters[n].ids)
                 for n in shot.characters]
-        if caps.refuses_faces and caps.references_as == "first_frame" and any(
-                c.references and caps.provider not in c.ids for c in refs):
-            warnings.append(f"shot '{shot.id}': {caps.spec} refuses first frames showing a real person's face, and "
-                            "this shot starts from a character's reference image: use a reference without a real "
-                            f"face, or give the character an id registered with {caps.provider} (characters.ids).")
-        if caps.max_references and len([r for c in refs for r in c.references]) > caps.max_references:
-            warnings.append(f"shot '{shot.id}': {caps.spec} takes {caps.max_references} reference image(s); "
-                            "the first ones are sent.")
+        warnings += _reference_warnings(shot, caps, refs)
         for part in range(len(bounds) - 1):
             a, b = bounds[part], bounds[part + 1]
             head = heads[i] if part == 0 else 0
@@ -457,6 +437,41 @@ def _shape_for(board: Storyboard, shot: Shot, caps: Capabilities,
             warnings.append(note)
     return shape, caps.narrowed(shape, first)
 
+
+
+def _transition_frames(board: Storyboard, grid: _Grid, frames: list[int], start: float,
+                       warnings: list[str]) -> list[int]:
+    """Each shot's incoming transition in frames (0 for a cut), shortened to fit the shots around it."""
+    fps = board.output.fps
+    lengths = [frames[i + 1] - frames[i] for i in range(len(board.shots))]
+    trans = []
+    for i, shot in enumerate(board.shots):
+        t = shot.transition
+        if t.type == "cut":
+            trans.append(0)
+            continue
+        at = grid.index(start + frames[i] / fps)
+        wanted = round(grid.seconds(at, t.length or Length(value=1, unit="beats")) * fps)
+        limit = lengths[i] // 2 if i == 0 else min(lengths[i - 1], lengths[i]) // 2 * 2
+        if wanted > limit:
+            warnings.append(f"shot '{shot.id}': the {t.type} is shortened from {wanted} to {limit} frames "
+                            "to fit the shots around it.")
+        trans.append(min(wanted, limit))
+    return trans
+
+
+def _reference_warnings(shot: Shot, caps: Capabilities, refs: list[CharacterRef]) -> list[str]:
+    """What the model will not take of the shot's reference images, said at plan time."""
+    said = []
+    if caps.refuses_faces and caps.references_as == "first_frame" and any(
+            c.references and caps.provider not in c.ids for c in refs):
+        said.append(f"shot '{shot.id}': {caps.spec} refuses first frames showing a real person's face, and "
+                    "this shot starts from a character's reference image: use a reference without a real "
+                    f"face, or give the character an id registered with {caps.provider} (characters.ids).")
+    if caps.max_references and len([r for c in refs for r in c.references]) > caps.max_references:
+        said.append(f"shot '{shot.id}': {caps.spec} takes {caps.max_references} reference image(s); "
+                    "the first ones are sent.")
+    return said
 
 def _split(grid: _Grid, caps: Capabilities, a: int, b: int, head: int, tail: int, fps: int,
            start: float) -> list[int]:
