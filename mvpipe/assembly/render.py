@@ -59,9 +59,7 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     enc = settings(plan.width, plan.height, plan.fps, plan.quality, codec, encoder)
     parts = timeline.pieces(plan)
     need = timeline.needed_frames(plan, parts)
-    for seg in plan.segments:
-        if (seg.shot, seg.part) not in takes:
-            raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
+    _check_takes(plan, takes)
     warnings: list[str] = []
     sound_warnings: list[str] = []
     if plan.captions is not None:
@@ -104,6 +102,12 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
     return manifest
+
+
+def _check_takes(plan: Plan, takes: dict[tuple[str, int], Take]) -> None:
+    for seg in plan.segments:
+        if (seg.shot, seg.part) not in takes:
+            raise MvpipeError(f"no take for shot '{seg.shot}' part {seg.part}; generate it before assembling.")
 
 
 @dataclass(frozen=True)
