@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -103,6 +105,14 @@ def _unquoted_aspect(raw: Any) -> Any:
 
 
 Aspect = Annotated[Literal["16:9", "9:16", "1:1", "4:5"], BeforeValidator(_unquoted_aspect)]
+def _from_storyboard(path: Path, info: ValidationInfo) -> Path:
+    """A relative path is relative to the storyboard's folder (``base`` in the validation context)."""
+    base = (info.context or {}).get("base")
+    return _absolute(base / path) if base is not None and str(path) and not path.is_absolute() else path
+
+
+# A path the user writes in the storyboard: every field of this type resolves against the storyboard's folder.
+RelPath = Annotated[Path, AfterValidator(_from_storyboard)]
 Height = Literal[720, 1080, 2160]
 Fit = Literal["cover", "contain", "blur"]
 Quality = Literal["draft", "final"]
@@ -119,7 +129,7 @@ class OutputVariant(_Model):
 
     aspect: Aspect | None = None
     height: Height | None = None
-    path: Path | None = Field(default=None, description="default: the main path with -9x16 (etc.) added")
+    path: RelPath | None = Field(default=None, description="default: the main path with -9x16 (etc.) added")
     fit: Fit | None = None
     quality: Quality | None = None
     subtitles: Subtitles | None = None
@@ -129,7 +139,7 @@ class Output(_Model):
     aspect: Aspect = "16:9"
     height: Height = 1080
     fps: int = Field(default=30, ge=1, le=120)
-    path: Path | None = Field(default=None, description="default: out/<storyboard name>.mp4 beside it")
+    path: RelPath | None = Field(default=None, description="default: out/<storyboard name>.mp4 beside it")
     fit: Fit = "cover"
     quality: Quality = "final"
     subtitles: Subtitles = Field(default="burn", description="lyrics: burned in, a soft track, both, or only "
@@ -167,7 +177,7 @@ class Timing(_Model):
                               description="the beat level you hear: the tracker follows the song near this tempo")
     meter: int | None = Field(default=None, ge=1, le=16, description="beats a bar")
     first_downbeat: float | None = Field(default=None, ge=0, description="seconds into the song where a bar starts")
-    beats: Path | None = Field(default=None, description="beat times made elsewhere: one a line, .beats or CSV")
+    beats: RelPath | None = Field(default=None, description="beat times made elsewhere: one a line, .beats or CSV")
 
     @model_validator(mode="after")
     def _range(self) -> Timing:
@@ -178,7 +188,7 @@ class Timing(_Model):
 
 class Character(_Model):
     description: str = Field(min_length=1)
-    references: list[Path] = Field(default_factory=list)
+    references: list[RelPath] = Field(default_factory=list)
     ids: dict[str, str] = Field(default_factory=dict,
                                 description="provider -> that provider's own id for this character")
 
@@ -202,7 +212,7 @@ class Shot(_Model):
     negative_prompt: str | None = None
     camera: str | None = None
     continue_: Literal["previous"] | None = Field(default=None, alias="continue")
-    footage: Path | None = Field(default=None, description="a clip file or a folder of clips to use")
+    footage: RelPath | None = Field(default=None, description="a clip file or a folder of clips to use")
     audio: float = Field(default=0.0, ge=0, le=1, description="level of the clip's own sound under the song")
     if_short: IfShort = Field(default="hold", description="when a take is shorter than its slot")
     take: int = Field(default=1, ge=1, description="bump to ask for a new take of this shot")
@@ -260,7 +270,7 @@ class LyricLine(_Model):
 class Lyrics(_Model):
     """The song's words: a file (.lrc, enhanced .lrc, .srt, .vtt, .ass) and/or lines placed on the grid."""
 
-    file: Path | None = None
+    file: RelPath | None = None
     lines: list[LyricLine] = Field(default_factory=list)
 
     @model_validator(mode="before")
@@ -275,7 +285,7 @@ class Captions(_Model):
     """How the words are set. Sizes are fractions (of the frame height, or of the text size) so every
     output size looks alike."""
 
-    font: Path | None = Field(default=None, description="a .ttf/.otf file; default Noto Sans (OFL), bundled")
+    font: RelPath | None = Field(default=None, description="a .ttf/.otf file; default Noto Sans (OFL), bundled")
     size: float = Field(default=0.055, gt=0, le=0.3, description="text height / frame height")
     colour: Colour = "#FFFFFF"
     highlight: Colour = Field(default="#FFD23F", description="karaoke: a word once it is sung")
@@ -295,7 +305,7 @@ class Captions(_Model):
 class Storyboard(_Model):
     mvpipe: Literal[1] = Field(description="storyboard spec version")
     title: str = ""
-    song: Path
+    song: RelPath
     output: Output = Output()
     timing: Timing = Timing()
     generator: str = "animatic"
@@ -441,9 +451,10 @@ def load(path: Path | str) -> Storyboard:
     # 'lyrics: [lines]' is short for 'lyrics: {lines: [...]}': its lines are found under both paths
     lines.update({("lyrics", "lines", *loc[1:]): n for loc, n in list(lines.items())
                   if loc[:1] == ("lyrics",) and len(loc) > 1 and isinstance(loc[1], int)})
-    data = _resolve_paths(data, path.parent)
+    if isinstance(data.get("lyrics"), str | list):  # the short forms, spelled out so errors name lyrics.lines.N
+        data = {**data, "lyrics": {"file" if isinstance(data["lyrics"], str) else "lines": data["lyrics"]}}
     try:
-        board = Storyboard.model_validate(data)
+        board = Storyboard.model_validate(data, context={"base": path.parent})
     except ValidationError as exc:
         raise _input_error(exc, data, path, lines) from None
     board._source = path
@@ -564,40 +575,6 @@ def _shot_id(node: yaml.Node) -> str | None:
             if isinstance(key, yaml.ScalarNode) and key.value == "id" and isinstance(value, yaml.ScalarNode):
                 return value.value
     return None
-
-
-def _resolve_paths(data: dict, base: Path) -> dict:
-    """Make every path field absolute relative to the storyboard's folder (before validation)."""
-    def fix(p: Any) -> Any:
-        return str(_absolute(base / p)) if isinstance(p, str) and p and not Path(p).is_absolute() else p
-
-    data = dict(data)
-    if "song" in data:
-        data["song"] = fix(data["song"])
-    if isinstance(data.get("output"), dict):
-        output = dict(data["output"])
-        if "path" in output:
-            output["path"] = fix(output["path"])
-        if isinstance(output.get("also"), list):
-            output["also"] = [{**v, "path": fix(v["path"])} if isinstance(v, dict) and "path" in v else v
-                              for v in output["also"]]
-        data["output"] = output
-    if isinstance(data.get("timing"), dict) and "beats" in data["timing"]:
-        data["timing"] = {**data["timing"], "beats": fix(data["timing"]["beats"])}
-    if isinstance(data.get("characters"), dict):
-        data["characters"] = {
-            k: ({**v, "references": [fix(r) for r in v.get("references") or []]}
-                if isinstance(v, dict) and isinstance(v.get("references"), list) else v)
-            for k, v in data["characters"].items()}
-    for key, sub in (("lyrics", "file"), ("captions", "font")):
-        if key == "lyrics" and isinstance(data.get(key), str | list):
-            data[key] = {"file" if isinstance(data[key], str) else "lines": data[key]}
-        if isinstance(data.get(key), dict) and sub in data[key]:
-            data[key] = {**data[key], sub: fix(data[key][sub])}
-    if isinstance(data.get("shots"), list):
-        data["shots"] = [{**s, "footage": fix(s["footage"])} if isinstance(s, dict) and "footage" in s else s
-                         for s in data["shots"]]
-    return data
 
 
 def _absolute(path: Path) -> Path:
