@@ -68,3 +68,19 @@ def eval_generator():
     sys.modules["make_eval_set"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+def short_board(folder: Path, car: str = "transition: crossfade") -> Path:
+    """``folder/board.yaml``: the demo song's first 4 s as two animatic shots at 720p draft (``car``: that
+    shot's extra keys), rendering to ``folder/out.mp4``."""
+    board = folder / "board.yaml"
+    board.write_text(f"""\
+mvpipe: 1
+song: {Path(__file__).resolve().parents[1] / "assets" / "demo_song.mp3"}
+output: {{height: 720, path: {folder / "out.mp4"}, quality: draft}}
+timing: {{end: 4}}
+shots:
+  - {{id: highway, length: 1 bar, prompt: road}}
+  - {{id: car, prompt: car{", " + car if car else ""}}}
+""")
+    return board

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import short_board
 
 import mvpipe
 from mvpipe.cli import main
@@ -84,17 +85,7 @@ def test_plan_returns_what_plan_json_prints(capsys) -> None:
 
 
 def _board(tmp_path: Path) -> Path:
-    board = tmp_path / "board.yaml"
-    board.write_text(f"""\
-mvpipe: 1
-song: {ROOT / "assets" / "demo_song.mp3"}
-output: {{height: 720, path: {tmp_path / "out.mp4"}, quality: draft}}
-timing: {{end: 4}}
-shots:
-  - {{id: highway, length: 1 bar, prompt: road}}
-  - {{id: car, prompt: car, transition: crossfade}}
-""")
-    return board
+    return short_board(tmp_path)
 
 
 def test_render_returns_what_render_json_prints(tmp_path: Path, capsys) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from support import make_clip, shared_file
+from support import make_clip, shared_file, short_board
 
 from mvpipe.cli import main
 from mvpipe.ffmpeg import decode_audio
@@ -209,16 +209,7 @@ shots:
 
 
 def test_a_dry_run_retake_changes_nothing_and_a_real_one_is_remembered(tmp_path: Path, capsys) -> None:
-    board = tmp_path / "board.yaml"
-    board.write_text(f"""\
-mvpipe: 1
-song: {ROOT / "assets" / "demo_song.mp3"}
-output: {{height: 720, path: {tmp_path / "out.mp4"}, quality: draft}}
-timing: {{end: 4}}
-shots:
-  - {{id: highway, length: 1 bar, prompt: road}}
-  - {{id: car, prompt: car}}
-""")
+    board = short_board(tmp_path, car="")
     assert main(["render", str(board), "--retake", "highway", "--dry-run"]) == 0
     assert not (tmp_path / ".mvpipe" / "takes.json").exists()
     assert main(["render", str(board), "--retake", "highway"]) == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from support import short_board
 
 import mvpipe
 from mvpipe.progress import LiveView, wants_live
@@ -24,17 +25,7 @@ _STAMP = re.compile(r"^\[ *\d+\.\ds\] ")
 @pytest.fixture
 def board(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("MVPIPE_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "board.yaml"
-    path.write_text(f"""\
-mvpipe: 1
-song: {ROOT / "assets" / "demo_song.mp3"}
-output: {{height: 720, path: {tmp_path / "out.mp4"}, quality: draft}}
-timing: {{end: 4}}
-shots:
-  - {{id: highway, length: 1 bar, prompt: road}}
-  - {{id: car, prompt: car, transition: crossfade}}
-""")
-    return path
+    return short_board(tmp_path)
 
 
 def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
