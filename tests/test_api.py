@@ -21,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "storyboards" / "demo.yaml"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    """Song analyses go to a temporary cache, not the user's."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MVPIPE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 def _documented_names() -> set[str]:
     """The first backticked word of each row of README's "Python API" table."""
     readme = (ROOT / "README.md").read_text()

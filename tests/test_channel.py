@@ -16,13 +16,6 @@ from mvpipe.generation.providers.animatic import AnimaticProvider
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MVPIPE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def songs(tmp_path_factory) -> Path:
     """Two 12 s songs cut from the demo song (made by this project), and a template for the channel."""

@@ -17,13 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_SONG = ROOT / "assets" / "demo_song.mp3"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MVPIPE_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def short_song(tmp_path_factory) -> Path:
     """The demo song's first 24 s (intro A and chorus B): a song this project made, short enough to render."""
