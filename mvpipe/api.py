@@ -168,13 +168,13 @@ def render(storyboard: Storyboard | Path | str, *, only: Iterable[str] | None = 
 
     ``max_cost`` (USD) refuses to start when the estimate of new spending is higher; ``dry_run`` stops
     after the estimate; ``retake`` asks for new takes of those shots; ``only`` generates just those shots;
-    ``jobs`` pieces encode at once; ``cluster`` (a Dask scheduler address) encodes pieces on its workers;
+    ``jobs`` pieces encode at once; ``cluster`` (a Dask scheduler address) assembles on its workers;
     ``limits`` (provider -> semaphore) shares each provider's concurrency limit with other renders;
     ``export`` names editor timelines (otio, fcpxml, edl, xml) to write beside each video.
     Shots that fail for good are in :attr:`RenderReport.failures`; bad input raises :class:`InputError`.
     """
     board = _board(storyboard)
-    with _pool(cluster, [workspace_of(board).root]) as pool:
+    with _pool(cluster, [board]) as pool:
         return _render(board, only=only, retake=retake, max_cost=max_cost, dry_run=dry_run, jobs=jobs, pool=pool,
                        export=export, limits=limits, progress=progress)
 
@@ -295,15 +295,18 @@ def _assemble(result: Plan, output: Output, takes: Mapping[tuple[str, int], Take
 
 
 @contextmanager
-def _pool(cluster: str | None, folders: list[Path]) -> Iterator[tuple[Executor | None, int | None]]:
-    """(executor, its worker count) for FFmpeg runs: the Dask cluster at ``cluster`` (whose workers must
-    see each of ``folders``), else (None, None): this machine."""
+def _pool(cluster: str | None, boards: Sequence[Storyboard]) -> Iterator[tuple[Executor | None, int | None]]:
+    """(executor, its worker count) for the assemblies' FFmpeg runs: the Dask cluster at ``cluster``, whose
+    workers must share the folders these storyboards' renders write (workspace, output folders) and read
+    their songs; else (None, None): this machine."""
     if not cluster:
         yield None, None
         return
     from mvpipe.cluster import connect
 
-    with connect(cluster, folders) as pool:
+    folders = [folder for board in boards
+               for folder in (workspace_of(board).root, *(output.path.parent for output in board.outputs()))]
+    with connect(cluster, folders, [board.song for board in boards]) as pool:
         yield pool
 
 

@@ -158,8 +158,8 @@ def run(manifest_path: Path | str, *, max_cost: float | None = None, dry_run: bo
                              hint="Raise --max-cost, or take jobs out of the manifest.")
     if not dry_run:
         limits: dict[str, threading.Semaphore] = {}     # one per provider, shared by every job
-        workspaces = [api.workspace_of(api.load(board)).root for _, board, _ in todo]
-        with api._pool(cluster, workspaces) as pool, ThreadPoolExecutor(max(1, parallel)) as threads:
+        boards = [api.load(board) for _, board, _ in todo]
+        with api._pool(cluster, boards) as pool, ThreadPoolExecutor(max(1, parallel)) as threads:
             done = threads.map(lambda item: _render(*item, reports, jobs, pool, limits,
                                                     _prefixed(progress, item[0].name)), todo)
             finished = {rep.id: rep for rep in done}

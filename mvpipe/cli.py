@@ -164,8 +164,8 @@ def _add_pipeline_commands(sub: argparse._SubParsersAction) -> None:
 
 def _cluster_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", metavar="tcp://HOST:8786", default=os.environ.get("MVPIPE_CLUSTER") or None,
-                   help="encode pieces on this Dask cluster's workers (default $MVPIPE_CLUSTER); they must see "
-                        "the project's folder at the same path")
+                   help="assemble on this Dask cluster's workers (default $MVPIPE_CLUSTER); they must see the "
+                        "project's folders and the song at the same paths")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

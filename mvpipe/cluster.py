@@ -1,20 +1,21 @@
-"""Past one machine: FFmpeg piece encodes on the workers of a Dask distributed cluster.
+"""Past one machine: a video's assembly on the workers of a Dask distributed cluster.
 
 Generation (remote, I/O-bound, journaled, rate-limited) stays on the coordinator, so the budget, the
-provider limits and the journal stay single; the workers only run the pieces' FFmpeg commands, which
-are nearly all of a render's CPU. Nothing travels through Dask but the command line: takes and pieces
-travel through a folder every worker sees at the same path as the coordinator (the project on NFS, say).
-:func:`connect` checks that before anything runs: each worker reads a probe file the coordinator wrote
-and writes one back that the coordinator must see, and each must run the same FFmpeg build (a piece's
-cache key names the build, and the output must be frame-identical to a local render). Workers need
-mvpipe installed (the same version) to run the commands.
+provider limits and the journal stay single; the workers run every FFmpeg step of the assembly: the
+pieces' encodes, the song's mix and its AAC, and the final join into the output video. The coordinator
+only plans, probes and checks. Nothing travels through Dask but command lines: the song, takes, pieces and
+the video travel through folders every worker sees at the same path as the coordinator (the project on
+NFS, say). :func:`connect` checks that before anything runs: each worker reads a probe file the
+coordinator wrote in each folder and writes one back that the coordinator must see, reads each named file
+at the coordinator's size, and runs the same FFmpeg build (a piece's cache key names the build, and the
+output must be frame-identical to a local render). Workers need mvpipe installed (the same version).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +28,11 @@ _HINT = ("Put the project on a folder every worker mounts at the same path (NFS,
 
 
 @contextmanager
-def connect(address: str, folders: list[Path], *, timeout: float = 10.0) -> Iterator[tuple[Executor, int]]:
+def connect(address: str, folders: Sequence[Path], files: Sequence[Path] = (), *,
+            timeout: float = 10.0) -> Iterator[tuple[Executor, int]]:
     """An executor on the cluster at ``address`` and its number of worker threads, once every worker is
-    shown to share each of ``folders`` and the FFmpeg build. Raises :class:`InputError` (exit 2) naming
-    what is wrong."""
+    shown to share each of ``folders`` (written both ways), to read each of ``files``, and to run this
+    FFmpeg build. Raises :class:`InputError` (exit 2) naming what is wrong."""
     try:
         from distributed import Client
     except ImportError:
@@ -51,6 +53,7 @@ def connect(address: str, folders: list[Path], *, timeout: float = 10.0) -> Iter
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         for folder in dict.fromkeys(Path(f) for f in folders):
             check_shared(client, folder)
+        check_readable(client, list(dict.fromkeys(Path(f) for f in files)))
         yield client.get_executor(pure=False), threads
     finally:
         client.close()
@@ -85,6 +88,31 @@ def check_shared(client: object, folder: Path) -> None:
     finally:
         for stale in folder.glob(f".cluster-probe-{token}*"):
             stale.unlink(missing_ok=True)
+
+
+def check_readable(client: object, files: list[Path]) -> None:
+    """Every worker must read each of ``files`` (the songs) at the size this machine sees."""
+    if not files:
+        return
+    sizes = client.run(_sizes, [str(f) for f in files])  # type: ignore[attr-defined]
+    problems = [f"{worker} {'cannot read' if size < 0 else f'reads {size} bytes of'} {file}"
+                for worker, seen in sorted(sizes.items())
+                for file, size in zip(files, seen, strict=True) if size != file.stat().st_size]
+    if problems:
+        raise InputError("the cluster cannot read this render's songs: " + "; ".join(problems) + ".",
+                         field="--cluster", hint=_HINT)
+
+
+def _sizes(files: list[str]) -> list[int]:
+    """On a worker: each file's size, -1 where it cannot be read."""
+    sizes = []
+    for file in files:
+        try:
+            with open(file, "rb") as f:
+                sizes.append(os.fstat(f.fileno()).st_size)
+        except OSError:
+            sizes.append(-1)
+    return sizes
 
 
 def _answer(probe: str, token: str) -> tuple[str, str, str]:

@@ -1,7 +1,8 @@
-"""--cluster: piece encodes on a real Dask cluster (a scheduler and two worker processes on 127.0.0.1).
+"""--cluster: assembly on a real Dask cluster (a scheduler and two worker processes on 127.0.0.1).
 
-The video must be frame-identical to a local render, the pieces must really run on the workers, and a
-cluster that cannot see the project's folder must be refused before anything runs.
+The video must be frame-identical to a local render (its sound too), every FFmpeg step of the assembly
+(pieces, the song's mix and AAC, the join) must really run on the workers, and a cluster that cannot
+see the project's folders or read the song must be refused before anything runs.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ def _project(folder: Path) -> Path:
     return board
 
 
-def _framemd5(video: Path) -> list[str]:
-    """Each frame's MD5 (FFmpeg's framemd5 muxer), the header comments left out."""
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:v", "-f", "framemd5", "-"],
+def _framemd5(video: Path, stream: str = "v") -> list[str]:
+    """Each frame's MD5 (FFmpeg's framemd5 muxer) of the video or audio ``stream``, the header comments left out."""
+    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", f"0:{stream}", "-f", "framemd5",
+                          "-"],
                          capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if not line.startswith("#")]
 
@@ -73,9 +75,12 @@ def test_a_cluster_render_is_frame_identical_and_runs_on_the_workers(cluster, tm
     report = json.loads(capsys.readouterr().out)
     ran = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values()) - before
     encoded = report["outputs"][0]["pieces_encoded"]
-    assert encoded >= 7 and ran == encoded          # every piece's FFmpeg ran on a worker, nothing else did
-    frames = _framemd5(tmp_path / "remote" / "out" / "board.mp4")
-    assert len(frames) == 300 and frames == _framemd5(tmp_path / "local" / "out" / "board.mp4")
+    # every piece's FFmpeg ran on a worker, and so did the song's mix, its AAC and the join: nothing else
+    assert encoded >= 7 and ran == encoded + 3
+    ours, theirs = tmp_path / "remote" / "out" / "board.mp4", tmp_path / "local" / "out" / "board.mp4"
+    frames = _framemd5(ours)
+    assert len(frames) == 300 and frames == _framemd5(theirs)
+    assert _framemd5(ours, "a") == _framemd5(theirs, "a")
     assert not list((tmp_path / "remote" / ".mvpipe").glob(".cluster-probe-*"))
 
 
@@ -92,14 +97,13 @@ def _can_unshare() -> bool:
     return probe is not None and probe.returncode == 0
 
 
-@pytest.mark.skipif(not _can_unshare(), reason="needs `unshare -m` (root) to give a worker its own view of /tmp")
-def test_a_worker_that_does_not_see_the_folder_is_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
-    board = _project(tmp_path / "p")
+def _refused_by_a_worker_without(hidden: Path, board: Path, capsys) -> str:
+    """Render ``board`` on a cluster whose one worker, in its own mount namespace, has an empty tmpfs at
+    ``hidden`` (a machine without that share); returns the error, after checking nothing was generated."""
     with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0") as local, \
             distributed.Client(local) as client:
-        # a worker in its own mount namespace, with an empty tmpfs where the project is: a machine without the share
         worker = subprocess.Popen(
-            ["unshare", "-m", "sh", "-c", f'mount -t tmpfs tmpfs "{tmp_path}" && exec "{sys.executable}" -m '
+            ["unshare", "-m", "sh", "-c", f'mount -t tmpfs tmpfs "{hidden}" && exec "{sys.executable}" -m '
              f'distributed.cli.dask_worker {local.scheduler_address} --nworkers 1 --nthreads 1 --no-dashboard'],
             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -108,10 +112,40 @@ def test_a_worker_that_does_not_see_the_folder_is_refused_before_anything_runs(t
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-    err = capsys.readouterr().err
+    assert not list((board.parent / ".mvpipe").glob("takes/*.mp4"))   # nothing was generated
+    return capsys.readouterr().err
+
+
+needs_unshare = pytest.mark.skipif(not _can_unshare(),
+                                   reason="needs `unshare -m` (root) to give a worker its own view of a folder")
+
+
+@needs_unshare
+def test_a_worker_that_does_not_see_the_folder_is_refused_before_anything_runs(tmp_path: Path, capsys) -> None:
+    err = _refused_by_a_worker_without(tmp_path, _project(tmp_path / "p"), capsys)
     assert "field '--cluster': the cluster cannot share this render's takes and pieces: tcp://127.0.0.1:" in err
     assert "cannot use" in err and "No such file or directory" in err and "same path" in err
-    assert not list((tmp_path / "p" / ".mvpipe").glob("takes/*.mp4"))   # nothing was generated
+
+
+@needs_unshare
+def test_a_worker_that_does_not_see_the_output_folder_is_refused(tmp_path: Path, capsys) -> None:
+    board = _project(tmp_path / "p")
+    board.write_text(board.read_text().replace("output: {", f"output: {{path: {tmp_path / 'videos' / 'v.mp4'}, "))
+    (tmp_path / "videos").mkdir()
+    err = _refused_by_a_worker_without(tmp_path / "videos", board, capsys)
+    assert f"cannot use {tmp_path / 'videos'}/.cluster-probe-" in err
+    assert not list((tmp_path / "videos").iterdir())
+
+
+@needs_unshare
+def test_a_worker_that_cannot_read_the_song_is_refused(tmp_path: Path, capsys) -> None:
+    (tmp_path / "music").mkdir()
+    song = shutil.copy(ROOT / "assets" / "demo_song.mp3", tmp_path / "music" / "song.mp3")
+    board = _project(tmp_path / "p")
+    board.write_text(board.read_text().replace(str(ROOT / "assets" / "demo_song.mp3"), str(song)))
+    err = _refused_by_a_worker_without(tmp_path / "music", board, capsys)
+    assert "field '--cluster': the cluster cannot read this render's songs: tcp://127.0.0.1:" in err
+    assert f"cannot read {song}" in err and "same path" in err
 
 
 def test_a_batch_encodes_every_job_on_the_cluster(cluster, tmp_path: Path, capsys) -> None:
@@ -128,6 +162,6 @@ def test_a_batch_encodes_every_job_on_the_cluster(cluster, tmp_path: Path, capsy
     report = json.loads(capsys.readouterr().out)
     ran = sum(client.run(lambda dask_worker: dask_worker.state.executed_count).values()) - before
     encoded = sum(j["render"]["outputs"][0]["pieces_encoded"] for j in report["jobs"])
-    assert [j["status"] for j in report["jobs"]] == ["done", "done"] and ran == encoded >= 14
+    assert [j["status"] for j in report["jobs"]] == ["done", "done"] and ran == encoded + 2 * 3 and encoded >= 14
     videos = [Path(j["outputs"][0]) for j in report["jobs"]]
     assert _framemd5(videos[0]) == _framemd5(videos[1])   # the same storyboard, one job per workspace

@@ -26,6 +26,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mvpipe.assembly import timeline
 from mvpipe.assembly.audio import ClipSound, render_master, samples_for
@@ -51,7 +52,8 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
     ``jobs`` pieces encode at once (default :func:`default_jobs`); ``encoder`` is ``auto`` (a working
     hardware encoder, else software), ``software``, or an FFmpeg encoder name; ``loudness`` is a
     target in LUFS for two-pass loudness normalisation (off when None). With ``executor`` (e.g. a Dask
-    cluster's) the pieces' FFmpeg runs go to it: every input and the workspace must be at the same path there.
+    cluster's) every FFmpeg run of the assembly goes to it (the pieces, the song's mix, its AAC and the final
+    join): the song, the takes, the workspace and ``out``'s folder must be at the same path there.
     """
     began = time.monotonic()
     say = progress or (lambda _msg: None)
@@ -68,11 +70,12 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
 
     workers = max(1, jobs or default_jobs(enc))
     ffmpegs = threading.Semaphore(workers)    # FFmpeg runs at once: the memory bound
+    run = _runner(executor)
 
     def soundtrack() -> tuple[Path, Path]:
         with ffmpegs if workers > 1 else nullcontext():
-            master = _audio(plan, takes, workspace, loudness, sound_warnings, say)
-            return master, _aac(master, enc)
+            master = _audio(plan, takes, workspace, loudness, sound_warnings, say, run)
+            return master, _aac(master, enc, run)
 
     # The soundtrack needs no piece and no probe, so it is mixed and encoded from the start on a
     # thread of its own, beside the probing (one core). Beside a single piece it runs freely (~90 MB);
@@ -87,13 +90,13 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             f"{len(parts) - len(todo.encode)} cached")
         headers = _encode_all(todo, parts, commands, lambda part, **lead: piece_command(
             part, sources, plan.fit, enc, burn=burn[parts.index(part)], **lead), workers, ffmpegs,
-            lambda part: _describe(plan, part), say, executor)
+            lambda part: _describe(plan, part), say, run)
         master, aac = audio.result()
     warnings += sound_warnings
     subs = write_sidecars(plan, out, manifest_path(out))
     say("joining pieces and muxing the song")
     _join(todo.paths, set(headers.values()), aac, out, enc, plan,
-          subs[0] if subs and plan.subtitles in ("track", "both") else None)
+          subs[0] if subs and plan.subtitles in ("track", "both") else None, run)
     manifest = _manifest(plan, out, enc, loudness, sources, need, parts, todo, warnings,
                          round(time.monotonic() - began, 3), subs)
     write_text_atomic(manifest_path(out), manifest.model_dump_json(indent=2))
@@ -102,6 +105,17 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
         say(f"removed {removed} cached files no render uses any more ({freed / 1e6:.0f} MB)")
     say(f"wrote {out} in {manifest.seconds:.1f}s")
     return manifest
+
+
+Run = Callable[..., Any]
+
+
+def _runner(executor: Executor | None) -> Run:
+    """``run(fn, *args, **kwargs)``: here, or on ``executor`` (a cluster's workers) and waited for, so
+    every FFmpeg step of a render goes one way and its errors surface here alike."""
+    if executor is None:
+        return lambda fn, *args, **kwargs: fn(*args, **kwargs)
+    return lambda fn, *args, **kwargs: executor.submit(fn, *args, **kwargs).result()
 
 
 def _check_takes(plan: Plan, takes: dict[tuple[str, int], Take]) -> None:
@@ -140,7 +154,7 @@ def work(parts: list[timeline.Piece], keys: list[str], folder: Path, cached: set
 def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command],
                 command_with: Callable[..., Command], workers: int, ffmpegs: threading.Semaphore,
                 describe: Callable[[timeline.Piece], str], say: Callable[[str], None],
-                executor: Executor | None = None) -> dict[str, str]:
+                run: Run) -> dict[str, str]:
     """Encode ``todo``'s pieces, ``workers`` FFmpeg runs at once; returns key -> codec headers of every piece."""
     futures: dict[int, Future[None]] = {}
     headers: dict[str, str] = {}       # key -> the piece's codec headers, which must all be equal
@@ -155,7 +169,7 @@ def _encode_all(todo: Work, parts: list[timeline.Piece], commands: list[Command]
         try:
             headers[todo.keys[i]] = _encode_piece(cmd, todo.paths[i], part.frames, ffmpegs,
                                                   todo.leads[i + 1] if lead_out else None, describe(part),
-                                                  executor)
+                                                  run)
         finally:
             if lead_in is not None:
                 lead_in.unlink(missing_ok=True)
@@ -272,7 +286,7 @@ def _hands_off(body: timeline.Piece, transition: timeline.Piece) -> bool:
 
 
 def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Semaphore,
-                  lead: Path | None = None, piece: str = "", executor: Executor | None = None) -> str:
+                  lead: Path | None, piece: str, run: Run) -> str:
     """Encode one piece (and, with ``lead``, the next transition's lead frames), each written atomically.
 
     FFmpeg runs only while holding one of ``ffmpegs`` (the memory bound); the check after it does
@@ -282,11 +296,7 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
         tmp = stack.enter_context(atomic_path(dest))
         lead_tmp = stack.enter_context(atomic_path(lead)) if lead is not None else None
         with ffmpegs:
-            args = cmd.args(tmp, lead_tmp)
-            if executor is None:
-                run_ffmpeg(args, what="encoding a piece", piece=piece)
-            else:
-                executor.submit(run_ffmpeg, args, what="encoding a piece", piece=piece).result()
+            run(run_ffmpeg, cmd.args(tmp, lead_tmp), what="encoding a piece", piece=piece)
         facts = stream_facts(tmp)
         if facts.frames != frames:
             raise MvpipeError(f"piece {dest.name} has {facts.frames} frames, expected {frames}.")
@@ -294,7 +304,7 @@ def _encode_piece(cmd: Command, dest: Path, frames: int, ffmpegs: threading.Sema
 
 
 def _audio(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace, loudness: float | None,
-           warnings: list[str], say: Callable[[str], None]) -> Path:
+           warnings: list[str], say: Callable[[str], None], run: Run) -> Path:
     """The cached audio master for this plan: the song range plus any clip sounds, as float WAV."""
     clips = []
     for seg in plan.segments:
@@ -314,22 +324,22 @@ def _audio(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspace,
            "clips": [[file_digest(c.path), c.model_dump(mode="json", exclude={"path"})] for c in clips]}
     dest = workspace.pieces / f"audio-{_hash(doc)}.wav"
     if not dest.is_file():
-        render_master(plan.song, plan.song_start, total, clips, dest, loudness)
+        run(render_master, plan.song, plan.song_start, total, clips, dest, loudness)
     return dest
 
 
-def _aac(master: Path, enc: EncoderSettings) -> Path:
+def _aac(master: Path, enc: EncoderSettings, run: Run) -> Path:
     """The master encoded once to AAC and cached beside it: a re-render only copies it (saves ~2 s of 7)."""
     dest = master.with_name(f"{master.stem}-aac-{_hash(enc.audio_args)[:12]}.m4a")
     if not dest.is_file():
         with atomic_path(dest) as tmp:
-            run_ffmpeg(["-i", str(master), *enc.audio_args, "-ar", "48000", "-ac", "2", "-f", "mp4", str(tmp)],
-                       what="encoding the audio")
+            run(run_ffmpeg, ["-i", str(master), *enc.audio_args, "-ar", "48000", "-ac", "2", "-f", "mp4",
+                             str(tmp)], what="encoding the audio")
     return dest
 
 
 def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: EncoderSettings, plan: Plan,
-          subs: Path | None = None) -> None:
+          subs: Path | None, run: Run) -> None:
     """Concatenate the pieces by stream copy, add the audio (encoded once, copied), verify, rename.
 
     ``headers``: the distinct codec headers of the pieces (read as they were encoded or found);
@@ -352,12 +362,11 @@ def _join(paths: list[Path], headers: set[str], aac: Path, out: Path, enc: Encod
         snap = f"setts=pts=round(PTS/{step})*{step}:dts=round(DTS/{step})*{step}"
         with atomic_path(out) as tmp:
             track = ["-i", str(subs), "-map", "2:s:0", "-c:s", "mov_text"] if subs is not None else []
-            run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac), *track[:2],
-                        "-map", "0:v:0", "-map", "1:a:0", *track[2:], "-c:v", "copy", *tag, "-bsf:v", snap,
-                        "-c:a", "copy",
-                        "-movflags", "+faststart",
-                        "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
-                       what="joining pieces and muxing the song")
+            run(run_ffmpeg, ["-f", "concat", "-safe", "0", "-i", listing, "-i", str(aac), *track[:2],
+                             "-map", "0:v:0", "-map", "1:a:0", *track[2:], "-c:v", "copy", *tag, "-bsf:v", snap,
+                             "-c:a", "copy", "-movflags", "+faststart",
+                             "-metadata", f"title={plan.title}", "-f", "mp4", str(tmp)],
+                what="joining pieces and muxing the song")
             facts = stream_facts(tmp)
             if facts.frames != plan.frames or not facts.uniform:
                 raise MvpipeError(f"joined video has {facts.frames} frames (planned {plan.frames}), "
