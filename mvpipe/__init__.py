@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "mvpipe.api", "analyze": "mvpipe.api", "plan": "mvpipe.api", "estimate": "mvpipe.api",
     "render": "mvpipe.api", "RenderReport": "mvpipe.api", "init": "mvpipe.api",
-    "batch": "mvpipe.api", "BatchReport": "mvpipe.channel",
+    "batch": "mvpipe.channel", "BatchReport": "mvpipe.channel",
     "Storyboard": "mvpipe.storyboard", "SongAnalysis": "mvpipe.analysis", "TimingHints": "mvpipe.analysis",
     "Plan": "mvpipe.planner",
     "InputError": "mvpipe.errors", "MvpipeError": "mvpipe.errors",
@@ -28,8 +28,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis, TimingHints
-    from mvpipe.api import RenderReport, analyze, batch, estimate, init, load, plan, render
-    from mvpipe.channel import BatchReport
+    from mvpipe.api import RenderReport, analyze, estimate, init, load, plan, render
+    from mvpipe.channel import BatchReport, batch
     from mvpipe.errors import InputError, MvpipeError
     from mvpipe.planner import Plan
     from mvpipe.storyboard import Storyboard

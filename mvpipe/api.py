@@ -27,7 +27,6 @@ from mvpipe.workspace import Workspace, manifest_path, remove_stale_temps
 
 if TYPE_CHECKING:
     from mvpipe.analysis import SongAnalysis, TimingHints
-    from mvpipe.channel import BatchReport
     from mvpipe.generation.provider import Take
     from mvpipe.generation.runner import Estimate
     from mvpipe.planner import Plan
@@ -90,10 +89,13 @@ class RenderReport(BaseModel):
 
 def load(storyboard: Path | str, *, generator: str | None = None, output: Path | str | None = None) -> Storyboard:
     """Read and validate a storyboard file; ``generator`` (``provider[:model]``) replaces every shot's
-    generator and ``output`` the main video's path, for this run only. Raises :class:`InputError`."""
+    generator and ``output`` the main video's path, for this run only; the lyrics file is read and the
+    captions' font checked. Raises :class:`InputError`."""
+    from mvpipe.captions import read_lyrics
     from mvpipe.storyboard import load as load_file
 
-    return load_file(storyboard).with_overrides(generator=generator, output=Path(output) if output else None)
+    board = read_lyrics(load_file(storyboard))
+    return board.with_overrides(generator=generator, output=Path(output) if output else None)
 
 
 def analyze(song: Path | str, *, hints: TimingHints | None = None, progress: Progress | None = None) -> SongAnalysis:
@@ -334,15 +336,3 @@ def init(song: Path | str, out: Path | str | None = None, *, template: Path | st
     scaffold.write_storyboard(dest, text)
     _say(progress, f"wrote {dest}")
     return dest
-
-
-def batch(manifest: Path | str, *, max_cost: float | None = None, dry_run: bool = False, jobs: int | None = None,
-          parallel: int = 1, cluster: str | None = None, progress: Progress | None = None) -> BatchReport:
-    """Make every video a manifest (YAML or CSV) lists, under one ``max_cost`` for the whole batch,
-    checked before anything is paid. ``parallel`` jobs render at once, sharing each provider's
-    concurrency limit; a failed job does not stop the others; a rerun skips finished videos. The
-    report of each job and of the batch is also written as JSON into the batch's folder."""
-    from mvpipe.channel import run
-
-    return run(manifest, max_cost=max_cost, dry_run=dry_run, jobs=jobs, parallel=parallel, cluster=cluster,
-               progress=progress)

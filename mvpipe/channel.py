@@ -137,15 +137,20 @@ def load_manifest(path: Path | str) -> tuple[Manifest, Path]:
     return manifest, path
 
 
-def run(manifest_path: Path | str, *, max_cost: float | None = None, dry_run: bool = False, jobs: int | None = None,
-        parallel: int = 1, cluster: str | None = None, progress: Progress | None = None) -> BatchReport:
-    """Make every job's video; see the module's docstring. Bad input raises :class:`InputError` before any spend."""
+def batch(manifest: Path | str, *, max_cost: float | None = None, dry_run: bool = False,
+          jobs: int | None = None, parallel: int = 1, cluster: str | None = None,
+          progress: Progress | None = None) -> BatchReport:
+    """Make every video a manifest (YAML or CSV) lists, under one ``max_cost`` for the whole batch,
+    checked before anything is paid. ``parallel`` jobs render at once, sharing each provider's
+    concurrency limit; a failed job does not stop the others; a rerun skips finished videos. The
+    report of each job and of the batch is also written as JSON into the batch's folder. Bad input
+    raises :class:`InputError` before any spend."""
     from mvpipe import api
 
-    manifest, path = load_manifest(manifest_path)
-    folder = manifest.out
+    listing, path = load_manifest(manifest)
+    folder = listing.out
     reports = folder / "reports"
-    prepared = [_prepare(job, manifest, reports, _prefixed(progress, job.name)) for job in manifest.jobs]
+    prepared = [_prepare(job, listing, reports, _prefixed(progress, job.name)) for job in listing.jobs]
     todo = [(job, board, rep) for job, board, rep in prepared if rep.status == "estimated"]
     total = round(sum(rep.to_spend_usd for _, _, rep in todo), 4)
     _say(progress, f"batch: {len(todo)} of {len(prepared)} jobs to render, estimated new spend ${total:.2f}")

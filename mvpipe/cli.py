@@ -414,11 +414,11 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from mvpipe import api
+    from mvpipe import channel
 
     with _view(args) as progress:
-        report = api.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
-                           parallel=args.parallel, cluster=args.cluster, progress=progress)
+        report = channel.batch(args.manifest, max_cost=args.max_cost, dry_run=args.dry_run, jobs=args.jobs,
+                               parallel=args.parallel, cluster=args.cluster, progress=progress)
     if args.json:
         print(report.model_dump_json(indent=2))
     else:

@@ -317,7 +317,7 @@ class Storyboard(_Model):
 
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
-    _lyric_file: list[Any] = PrivateAttr(default_factory=list)  # lines read from lyrics.file, at load
+    _lyric_file: list[Any] = PrivateAttr(default_factory=list)  # lyrics.file's lines: captions.read_lyrics
 
     @model_validator(mode="after")
     def _cross(self) -> Storyboard:
@@ -461,15 +461,7 @@ def load(path: Path | str) -> Storyboard:
     board._lines = lines
     _check_files(board)
     board.check_outputs()  # two outputs writing one file, or one writing over an input, is bad input, said now
-    _check_lyrics(board)
     return board
-
-
-def _check_lyrics(board: Storyboard) -> None:
-    """Read the lyrics file and check the font covers every line, now rather than after analysis."""
-    from mvpipe.captions import check_lyrics  # captions reads storyboard models; imported late to avoid a cycle
-
-    board._lyric_file = check_lyrics(board)
 
 
 # A storyboard is a small text file: these caps refuse in milliseconds what could otherwise take minutes

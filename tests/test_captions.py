@@ -9,13 +9,13 @@ import pysubs2
 import pytest
 from support import grid_analysis
 
+from mvpipe.api import load  # the full load: the lyrics file read, the font checked
 from mvpipe.captions.layout import Frame, header, piece_script, rows, sidecars
 from mvpipe.captions.source import read_file
 from mvpipe.cli import main
 from mvpipe.errors import InputError
 from mvpipe.generation.providers import resolve
 from mvpipe.planner import Plan, generator_specs, plan
-from mvpipe.storyboard import load
 
 HEAD = """\
 mvpipe: 1

@@ -11,11 +11,13 @@ from mvpipe.captions.source import read_file
 from mvpipe.storyboard import Storyboard
 
 
-def check_lyrics(board: Storyboard) -> list[FileLine]:
-    """Read ``lyrics.file`` and check the font draws every line; raises a located InputError."""
+def read_lyrics(board: Storyboard) -> Storyboard:
+    """Read ``lyrics.file`` and check the font draws every line, at load rather than after analysis;
+    raises a located InputError. The file's lines stay on ``board`` for the (pure) planner to time."""
     lines = read_file(board.lyrics.file) if board.lyrics is not None and board.lyrics.file is not None else []
     check_font(board, lines)
-    return lines
+    board._lyric_file = lines
+    return board
 
 
-__all__ = ["CaptionLine", "CaptionTrack", "CaptionWord", "FileLine", "check_lyrics"]
+__all__ = ["CaptionLine", "CaptionTrack", "CaptionWord", "FileLine", "read_lyrics"]
