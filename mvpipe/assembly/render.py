@@ -77,9 +77,8 @@ def assemble(plan: Plan, takes: dict[tuple[str, int], Take], workspace: Workspac
             master = _audio(plan, takes, workspace, loudness, sound_warnings, say, run)
             return master, _aac(master, enc, run)
 
-    # The soundtrack needs no piece and no probe, so it is mixed and encoded from the start on a
-    # thread of its own, beside the probing (one core). Beside a single piece it runs freely (~90 MB);
-    # where several pieces run at once it takes the place of one.
+    # The soundtrack needs no piece and no probe: it is mixed and encoded from the start on a thread of its own.
+    # Beside a single piece it runs freely (~90 MB); where several pieces run at once it takes the place of one.
     with ThreadPoolExecutor(max_workers=1) as side:
         audio = side.submit(soundtrack)
         sources = _sources(plan, takes, need, warnings, say)
