@@ -203,7 +203,7 @@ def _split_lines(raw: Any) -> Any:
 class Shot(_Model):
     id: str
     prompt: str | None = None
-    length: LengthSpec | Literal["section"] | None = None
+    length: LengthSpec | None = None
     section: str | None = Field(default=None, description="fill until the end of the named section")
     characters: list[str] = Field(default_factory=list)
     transition: TransitionSpec = Transition()
@@ -229,7 +229,10 @@ class Shot(_Model):
     @field_validator("length", mode="before")
     @classmethod
     def _length(cls, v: Any) -> Any:
-        return v if v in (None, "section") else _parse_length(v)
+        if isinstance(v, str) and v.strip().lower() in ("section", "next"):
+            raise ValueError(f"'{v}' is not a length; to fill until the end of a section write "
+                             "'section: next' or 'section: LABEL' instead of 'length'")
+        return v
 
     @model_validator(mode="after")
     def _what(self) -> Shot:

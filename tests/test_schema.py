@@ -78,7 +78,7 @@ CHANGES = [
     ("length: 4 bars", "length: 2 Beats", True),
     ("length: 4 bars", "length: 3.5s", True),
     ("length: 4 bars", "length: 1.5 sec", True),
-    ("length: 4 bars", "length: section", True),
+    ("length: 4 bars", "length: section", False),      # 'section: next' says it; the planner never read it
     ("length: 4 bars", "length: 4 barz", False),
     ("length: 4 bars", "length: 4", False),
     ("length: 4 bars", "length: bars", False),
