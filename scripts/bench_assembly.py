@@ -164,7 +164,7 @@ def run_mvpipe(job: dict) -> None:
     from mvpipe.workspace import Workspace
 
     plan = Plan.model_validate(job["plan"])
-    takes = {(s.shot, s.part): Take(shot=s.shot, key=s.shot, path=Path(p), seconds=s.requested_seconds,
+    takes = {(s.shot, s.part): Take(shot=s.shot, key=s.shot, path=Path(p),
                                     provider="bench", model="testsrc")
              for s, p in zip(plan.segments, job["takes"], strict=True)}
     m = assemble(plan, takes, Workspace(Path(job["workspace"])), Path(job["out"]), jobs=job.get("jobs"),

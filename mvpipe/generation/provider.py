@@ -259,7 +259,6 @@ class Take(BaseModel):
     take: int = 1
     key: str
     path: Path
-    seconds: float = Field(description="actual duration of the file")
     provider: str
     model: str
     job_id: str | None = None

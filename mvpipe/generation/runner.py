@@ -198,7 +198,7 @@ def existing_takes(requests: Sequence[ClipRequest], workspace: Workspace) -> Gen
             key = run.key_of(clip) or _key(clip)
             path = workspace.takes / f"{key}.mp4"
             takes[(clip.request.shot, clip.request.part)] = (
-                run._done(clip, key, path, clip_seconds(path, decode=False)) if path.is_file()
+                run._done(clip, key, path) if path.is_file()
                 else run._stand_in(clip, key, "skipped", "NOT GENERATED YET"))
         return GenerationResult(takes, run.estimate(clips), 0.0)
     finally:
@@ -342,7 +342,7 @@ class _Run:
             dest = self.ws.takes / f"{key}.mp4"
             if dest.is_file():
                 self._state(clip, "done (cached)")
-                return self._done(clip, key, dest, clip_seconds(dest, decode=False))
+                return self._done(clip, key, dest)
             if not clip.selected:
                 self._state(clip, "skipped (outside --only)")
                 return self._stand_in(clip, key, "skipped", "NOT GENERATED: outside --only")
@@ -354,7 +354,7 @@ class _Run:
                     self._state(clip, "running")
                     clip.provider.render(req, dest, first)
             self._state(clip, "done")
-            return self._done(clip, key, dest, clip_seconds(dest, decode=False))
+            return self._done(clip, key, dest)
         except Exception as exc:  # one shot's failure never stops the others
             show_traceback(exc)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -399,11 +399,11 @@ class _Run:
         with self._lock:
             self.spent += usd
 
-    def _done(self, clip: _Clip, key: str, path: Path, seconds: float) -> Take:
+    def _done(self, clip: _Clip, key: str, path: Path) -> Take:
         rec = self.journal.latest(key)
         cost = self.journal.spent([key, _keyframe_key(clip.request)])
         return Take(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key, path=path,
-                    seconds=seconds, provider=clip.caps.provider, model=clip.caps.model,
+                    provider=clip.caps.provider, model=clip.caps.model,
                     job_id=rec.job_id if rec else None, cost_usd=cost)
 
     def _stand_in(self, clip: _Clip, key: str, status: str, banner: str, reason: str | None = None) -> Take:
@@ -413,7 +413,7 @@ class _Run:
             render_card(clip.request, path, banner=banner)
         rec = self.journal.latest(key)
         return Take(shot=clip.request.shot, part=clip.request.part, take=clip.request.take, key=key, path=path,
-                    seconds=clip.request.seconds, provider=clip.caps.provider, model=clip.caps.model,
+                    provider=clip.caps.provider, model=clip.caps.model,
                     job_id=rec.job_id if rec else None, status=status,  # type: ignore[arg-type]
                     error=reason)
 

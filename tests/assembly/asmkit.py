@@ -63,5 +63,5 @@ def make_plan(song: Path, lengths: list[int], transitions: list[tuple[str, int]]
 
 
 def takes_for(plan: Plan, clip: Callable[[int], Path]) -> dict[tuple[str, int], Take]:
-    return {(s.shot, s.part): Take(shot=s.shot, key=f"k{k}", path=clip(k), seconds=s.requested_seconds,
+    return {(s.shot, s.part): Take(shot=s.shot, key=f"k{k}", path=clip(k),
                                    provider="test", model="clip") for k, s in enumerate(plan.segments)}
