@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from genkit import BASES, KEYS
 
-sys.path.insert(0, str(Path(__file__).parent))  # genkit, fakes: also used by tests in subfolders
-
-from genkit import BASES, KEYS  # noqa: E402
-
-from mvpipe.generation.provider import CharacterRef  # noqa: E402
-from mvpipe.workspace import Workspace  # noqa: E402
+from mvpipe.generation.provider import CharacterRef
+from mvpipe.workspace import Workspace
 
 
 @pytest.fixture

@@ -7,17 +7,12 @@ speaks its protocol through the same scaffolding.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/generation, for fakes
-
-from fakes.server import (  # noqa: E402,F401 - re-exported
+from fakes.server import (  # noqa: F401 - re-exported
     Download,
     FakeServer,
     Faults,
@@ -30,16 +25,17 @@ from fakes.server import (  # noqa: E402,F401 - re-exported
     clip_bytes,
     hold_and_maybe_lose,
 )
+from PIL import Image
 
-from mvpipe.analysis import Section, SongAnalysis  # noqa: E402
-from mvpipe.ffmpeg import run_ffmpeg  # noqa: E402
-from mvpipe.generation.provider import ClipRequest  # noqa: E402
-from mvpipe.generation.providers import resolve  # noqa: E402
-from mvpipe.generation.remote import RetryPolicy  # noqa: E402
-from mvpipe.generation.runner import GenerationResult, RunnerSettings, generate  # noqa: E402
-from mvpipe.planner import Plan, plan  # noqa: E402
-from mvpipe.storyboard import load  # noqa: E402
-from mvpipe.workspace import Workspace  # noqa: E402
+from mvpipe.analysis import Section, SongAnalysis
+from mvpipe.ffmpeg import run_ffmpeg
+from mvpipe.generation.provider import ClipRequest
+from mvpipe.generation.providers import resolve
+from mvpipe.generation.remote import RetryPolicy
+from mvpipe.generation.runner import GenerationResult, RunnerSettings, generate
+from mvpipe.planner import Plan, plan
+from mvpipe.storyboard import load
+from mvpipe.workspace import Workspace
 
 FAST = RunnerSettings(poll_interval=0.02, poll_jitter=0.0, stall_timeout=1.0, http_timeout=5.0,
                       retry=RetryPolicy(attempts=4, backoff=0.01, max_backoff=0.05, max_retry_after=0.1),
