@@ -32,8 +32,10 @@ class Segment(BaseModel):
     start_frame: int = Field(description="first output frame, absolute")
     end_frame: int = Field(description="one past the last output frame, absolute")
     transition: TransitionName = Field(default="cut", description="how this segment comes in")
-    transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the cut")
-    head_frames: int = Field(default=0, description="frames the take must supply before start_frame")
+    transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the "
+                                   "cut; 0 exactly when the transition is a cut")
+    head_frames: int = Field(default=0, description="frames the take must supply before start_frame: the incoming "
+                             "transition's before the cut (0 for a cut and on the first segment)")
     tail_frames: int = Field(default=0, description="frames the take must supply after end_frame")
     request: ClipRequest
     estimated_cost_usd: float = 0.0

@@ -182,6 +182,22 @@ def test_transitions_are_centred_on_the_cut(write_board) -> None:
     assert b.requested_seconds == pytest.approx((7 + 120 + 4) / 30)
 
 
+def test_a_segment_has_transition_frames_exactly_when_it_has_a_transition(write_board) -> None:
+    # what the assembler and the exports read without re-deriving: no frames for a cut, no head on the first
+    p = _plan(write_board, """\
+  - {id: a, length: 1 bar, prompt: x, transition: fade-black}
+  - {id: b, prompt: x, transition: crossfade}
+  - {id: c, length: 1 bar, prompt: x}
+  - {id: d, length: 2 bars, prompt: x, transition: {type: wipe-left, length: 0.25s}}
+""", grid_analysis(bpm=100.0, duration=40.0), caps=KLING)
+    assert [s.part for s in p.segments if s.shot == "b"] == [0, 1, 2, 3]
+    assert [(s.shot, s.transition) for s in p.segments if s.transition_frames] == [
+        ("a", "fade-black"), ("b", "crossfade"), ("d", "wipe-left")]
+    assert all((s.transition == "cut") == (s.transition_frames == 0) for s in p.segments)
+    assert all(0 <= s.head_frames <= s.transition_frames for s in p.segments)
+    assert p.segments[0].head_frames == 0
+
+
 @pytest.mark.parametrize(("caps", "length", "asked"), [
     (SORA, "3.5s", [4]), (SORA, "5s", [8]), (SORA, "11.9s", [12]), (SORA, "20s", [8, 12]),
     (VEO, "4.5s", [6]), (VEO, "7s", [8]), (VEO, "14s", [6, 8]),
