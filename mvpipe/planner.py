@@ -18,7 +18,7 @@ from mvpipe.analysis import Section, SongAnalysis
 from mvpipe.captions.models import CaptionTrack
 from mvpipe.captions.timing import caption_track
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest, Shape
-from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
+from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, Subtitles, TransitionName
 
 
 class Segment(BaseModel):
@@ -94,7 +94,7 @@ class Plan(BaseModel):
     estimated_cost_usd: float
     warnings: list[str] = Field(default_factory=list)
     captions: CaptionTrack | None = Field(default=None, description="the words, timed to output frames")
-    subtitles: str = Field(default="burn", description="burn | track | both | sidecar")
+    subtitles: Subtitles = "burn"
 
     def seconds(self, frame: int) -> float:
         """The song time (s) at output frame ``frame``: where a cut on it falls in the song."""
