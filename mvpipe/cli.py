@@ -262,17 +262,18 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.plot:
         from mvpipe.plot import plot_analysis
 
-        plot_analysis(analysis, board.song, args.plot, cuts=[s.start for s in result.segments])
+        plot_analysis(analysis, board.song, args.plot, cuts=[result.seconds(s.start_frame) for s in result.segments])
         _progress(f"plot written to {args.plot}")
     if args.json:
         print(result.model_dump_json(indent=2))
         return 0
     print(f"{result.title or args.storyboard.stem}: {len(result.segments)} segments, "
           f"{result.frames} frames at {result.fps} fps ({result.screen_seconds:.2f}s), {result.width}x{result.height}")
+    at = result.seconds
     _print_table(["shot", "start", "end", "frames", "transition", "paid s", "est $", "generator", "shape"],
-                 [[s.shot + (f"#{s.part + 1}" if s.part else ""), f"{s.start:.2f}", f"{s.end:.2f}", str(s.frames),
-                   s.transition, f"{s.requested_seconds:.2f}", f"{s.estimated_cost_usd:.2f}", s.generator,
-                   f"{s.request.width}x{s.request.height} {s.request.aspect}"
+                 [[s.shot + (f"#{s.part + 1}" if s.part else ""), f"{at(s.start_frame):.2f}", f"{at(s.end_frame):.2f}",
+                   str(s.frames), s.transition, f"{s.requested_seconds:.2f}", f"{s.estimated_cost_usd:.2f}",
+                   s.generator, f"{s.request.width}x{s.request.height} {s.request.aspect}"
                    + (f" {s.request.resolution}" if s.request.resolution else "")]
                   for s in result.segments], right={"start", "end", "frames", "paid s", "est $"})
     print(f"paid seconds {result.paid_seconds:.2f} for {result.screen_seconds:.2f}s on screen; "

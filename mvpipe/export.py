@@ -65,12 +65,11 @@ def build(plan: Plan, takes: Mapping[tuple[str, int], Take], analysis: SongAnaly
     for k, seg in enumerate(plan.segments):
         take = takes[(seg.shot, seg.part)]
         src = source_for(probe(take.path), need[k], fps, seg.if_short)
-        frames = cuts.incoming(seg)
-        if frames:
+        if seg.transition_frames:
             if k == 0:  # a fade-in: a dissolve from nothing, all of it after the cut
                 video.append(otio.schema.Gap(source_range=Range(RT(0, fps), RT(0, fps))))
-            video.append(_transition(seg, frames, fps))
-        video.append(_clip(seg, take, src, fps, head=seg.head_frames if k else 0, need=need[k]))
+            video.append(_transition(seg, fps))
+        video.append(_clip(seg, take, src, fps, head=seg.head_frames, need=need[k]))
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
     audio.append(_song(plan, analysis))
     tl.tracks.extend([video, audio])
@@ -114,9 +113,9 @@ def _clip(seg: Segment, take: Take, src: Source, fps: int, head: int, need: int)
     return clip
 
 
-def _transition(seg: Segment, frames: int, fps: int) -> otio.schema.Transition:
-    """A dissolve of ``frames``, ``head_frames`` of it before the cut; mvpipe's own kind in its name."""
-    before = seg.head_frames if seg.start_frame else 0
+def _transition(seg: Segment, fps: int) -> otio.schema.Transition:
+    """The dissolve into ``seg``, ``head_frames`` of it before the cut; mvpipe's own kind in its name."""
+    frames, before = seg.transition_frames, seg.head_frames
     t = otio.schema.Transition(name=seg.transition, transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
                                in_offset=RT(before, fps), out_offset=RT(frames - before, fps))
     t.metadata["mvpipe"] = {"transition": seg.transition, "frames": frames}

@@ -9,37 +9,63 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, computed_field, field_serializer
 
 from mvpipe.analysis import Section, SongAnalysis
 from mvpipe.captions.models import CaptionTrack
 from mvpipe.captions.timing import caption_track
 from mvpipe.generation.provider import Capabilities, CharacterRef, ClipRequest, Shape
-from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, TransitionName
+from mvpipe.storyboard import Aspect, Fit, IfShort, Length, Output, Quality, Shot, Storyboard, Subtitles, TransitionName
 
 
 class Segment(BaseModel):
-    """One stretch of the output timeline filled by one take (or one part of a split shot)."""
+    """One stretch of the output timeline filled by one take (or one part of a split shot).
 
-    shot: str
-    shot_number: int
-    part: int = 0
+    Each fact is held once: the cut is on the output clock in frames (its song time is
+    :meth:`Plan.seconds`, which the plan's JSON writes as ``start``/``end``), and what is asked of
+    the generator is ``request``, which ``shot``, ``part``, ``generator`` and ``requested_seconds`` read.
+    """
+
     start_frame: int = Field(description="first output frame, absolute")
     end_frame: int = Field(description="one past the last output frame, absolute")
-    start: float = Field(description="song time of the cut into this segment (s)")
-    end: float = Field(description="song time of the cut out of it (s)")
     transition: TransitionName = Field(default="cut", description="how this segment comes in")
-    transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the cut")
-    head_frames: int = Field(default=0, description="frames the take must supply before start_frame")
+    transition_frames: int = Field(default=0, description="length of the incoming transition, centred on the "
+                                   "cut; 0 exactly when the transition is a cut")
+    head_frames: int = Field(default=0, description="frames the take must supply before start_frame: the incoming "
+                             "transition's before the cut (0 for a cut and on the first segment)")
     tail_frames: int = Field(default=0, description="frames the take must supply after end_frame")
-    generator: str = Field(description="provider:model")
     request: ClipRequest
-    requested_seconds: float
     estimated_cost_usd: float = 0.0
     audio: float = Field(default=0.0, description="level of the take's own sound under the song")
     if_short: IfShort = "hold"
+
+    @computed_field
+    @property
+    def shot(self) -> str:
+        return self.request.shot
+
+    @computed_field
+    @property
+    def shot_number(self) -> int:
+        return self.request.shot_number
+
+    @computed_field
+    @property
+    def part(self) -> int:
+        return self.request.part
+
+    @computed_field(description="provider:model")
+    @property
+    def generator(self) -> str:
+        return f"{self.request.provider}:{self.request.model}"
+
+    @computed_field
+    @property
+    def requested_seconds(self) -> float:
+        return self.request.seconds
 
     @property
     def frames(self) -> int:
@@ -68,7 +94,20 @@ class Plan(BaseModel):
     estimated_cost_usd: float
     warnings: list[str] = Field(default_factory=list)
     captions: CaptionTrack | None = Field(default=None, description="the words, timed to output frames")
-    subtitles: str = Field(default="burn", description="burn | track | both | sidecar")
+    subtitles: Subtitles = "burn"
+
+    def seconds(self, frame: int) -> float:
+        """The song time (s) at output frame ``frame``: where a cut on it falls in the song."""
+        return round(self.song_start + frame / self.fps, 6)
+
+    @field_serializer("segments", mode="wrap")
+    def _segments_with_song_times(self, segments: list[Segment],
+                                  handler: SerializerFunctionWrapHandler) -> list[dict[str, Any]]:
+        """Each segment as the JSON contract has it: its shot, then its cut in frames and in song seconds."""
+        lead = ("shot", "shot_number", "part", "start_frame", "end_frame")
+        return [{key: row[key] for key in lead if key in row} | {"start": self.seconds(seg.start_frame),
+                                                   "end": self.seconds(seg.end_frame)} | row
+                for seg, row in zip(segments, handler(segments), strict=True)]
 
 
 def plan(board: Storyboard, analysis: SongAnalysis, capabilities: Mapping[str, Capabilities], *,
@@ -412,12 +451,9 @@ def _segments(board: Storyboard, grid: _Grid, capabilities: Mapping[str, Capabil
             request = request.model_copy(update={"seconds": caps.seconds_for(request)})
             cost = caps.estimate(request)
             out.append(Segment(
-                shot=shot.id, shot_number=i + 1, part=part, start_frame=a, end_frame=b,
-                start=round(start + a / fps, 6), end=round(start + b / fps, 6),
-                transition=shot.transition.type if part == 0 and trans[i] else "cut",
+                start_frame=a, end_frame=b, transition=shot.transition.type if part == 0 and trans[i] else "cut",
                 transition_frames=trans[i] if part == 0 else 0, head_frames=head, tail_frames=tail,
-                generator=caps.spec, request=request, requested_seconds=request.seconds, estimated_cost_usd=cost,
-                audio=shot.audio, if_short=shot.if_short))
+                request=request, estimated_cost_usd=cost, audio=shot.audio, if_short=shot.if_short))
     return out
 
 

@@ -93,10 +93,8 @@ def make_plan(song: Path, takes: int, seconds: float, width: int, height: int, f
         secs = (head + cuts[k + 1] - cuts[k] + tail) / fps
         req = ClipRequest(shot=f"shot{k:02d}", shot_number=k + 1, provider="bench", model="testsrc",
                           prompt="bench", seconds=secs, width=width, height=height, aspect="16:9", fps=fps)
-        segs.append(Segment(shot=req.shot, shot_number=k + 1, start_frame=cuts[k], end_frame=cuts[k + 1],
-                            start=cuts[k] / fps, end=cuts[k + 1] / fps, transition=name, transition_frames=t,
-                            head_frames=head, tail_frames=tail, generator="bench:testsrc", request=req,
-                            requested_seconds=secs))
+        segs.append(Segment(start_frame=cuts[k], end_frame=cuts[k + 1], transition=name, transition_frames=t,
+                            head_frames=head, tail_frames=tail, request=req))
     return Plan(song=song, song_sha256="0" * 64, song_start=0.0, song_end=total / fps, fps=fps, width=width,
                 height=height, aspect="16:9", fit="cover", quality=quality, output=out, frames=total,
                 segments=segs, paid_seconds=0.0, screen_seconds=total / fps, estimated_cost_usd=0.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from support import grid_analysis, write_png
 
@@ -35,7 +37,7 @@ def _plan(write_board, shots: str, analysis=None, timing: str = "", caps: Capabi
 
 
 def _cut_times(p: Plan) -> list[float]:
-    return [s.start for s in p.segments] + [p.song_end]
+    return [p.seconds(s.start_frame) for s in p.segments] + [p.song_end]
 
 
 def test_lengths_in_bars_beats_and_seconds(write_board) -> None:
@@ -180,6 +182,22 @@ def test_transitions_are_centred_on_the_cut(write_board) -> None:
     assert b.requested_seconds == pytest.approx((7 + 120 + 4) / 30)
 
 
+def test_a_segment_has_transition_frames_exactly_when_it_has_a_transition(write_board) -> None:
+    # what the assembler and the exports read without re-deriving: no frames for a cut, no head on the first
+    p = _plan(write_board, """\
+  - {id: a, length: 1 bar, prompt: x, transition: fade-black}
+  - {id: b, prompt: x, transition: crossfade}
+  - {id: c, length: 1 bar, prompt: x}
+  - {id: d, length: 2 bars, prompt: x, transition: {type: wipe-left, length: 0.25s}}
+""", grid_analysis(bpm=100.0, duration=40.0), caps=KLING)
+    assert [s.part for s in p.segments if s.shot == "b"] == [0, 1, 2, 3]
+    assert [(s.shot, s.transition) for s in p.segments if s.transition_frames] == [
+        ("a", "fade-black"), ("b", "crossfade"), ("d", "wipe-left")]
+    assert all((s.transition == "cut") == (s.transition_frames == 0) for s in p.segments)
+    assert all(0 <= s.head_frames <= s.transition_frames for s in p.segments)
+    assert p.segments[0].head_frames == 0
+
+
 @pytest.mark.parametrize(("caps", "length", "asked"), [
     (SORA, "3.5s", [4]), (SORA, "5s", [8]), (SORA, "11.9s", [12]), (SORA, "20s", [8, 12]),
     (VEO, "4.5s", [6]), (VEO, "7s", [8]), (VEO, "14s", [6, 8]),
@@ -211,7 +229,7 @@ def test_split_parts_are_cut_on_beats(write_board) -> None:
     assert [s.part for s in parts] == [0, 1, 2, 3]
     assert sum(s.requested_seconds for s in parts) == 35
     for s in parts[1:]:
-        assert s.start_frame == round(round(s.start / 0.6) * 0.6 * 30)
+        assert s.start_frame == round(round(p.seconds(s.start_frame) / 0.6) * 0.6 * 30)
     assert all(s.frames + s.head_frames + s.tail_frames <= 300 for s in parts)
 
 
@@ -238,13 +256,25 @@ def test_planning_is_pure(write_board) -> None:
     assert _plan(write_board, shots) == _plan(write_board, shots)
 
 
+def test_the_json_states_each_cut_in_song_seconds_and_reads_back_as_the_same_plan(write_board) -> None:
+    p = _plan(write_board, "  - {id: a, prompt: x}\n  - {id: b, length: 3s, prompt: y, transition: crossfade}\n",
+              grid_analysis(bpm=100.0, duration=40.0), caps=KLING, timing="timing: {start: 0.7}\n")
+    rows = json.loads(p.model_dump_json())["segments"]
+    assert len(rows) == 5 and [r["part"] for r in rows] == [0, 1, 2, 3, 0]
+    assert [(r["start"], r["end"]) for r in rows] == [(round(0.7 + s.start_frame / 30, 6),
+                                                      round(0.7 + s.end_frame / 30, 6)) for s in p.segments]
+    assert [(r["shot"], r["generator"], r["requested_seconds"]) for r in rows] == [
+        (s.request.shot, "kling:like", s.request.seconds) for s in p.segments]
+    assert Plan.model_validate_json(p.model_dump_json()) == p
+
+
 def test_fixed_shots_after_shared_ones_are_counted_back_from_the_end_onto_beats(write_board) -> None:
     analysis = grid_analysis(duration=60.3, first_beat=0.02)  # the song ends between beats
     shots = "  - {id: a, prompt: x}\n  - {id: b, prompt: x}\n  - {id: outro, length: 4 bars, prompt: x}\n"
     p = _plan(write_board, shots, analysis)
     outro = p.segments[-1]
-    assert outro.start_frame == round(analysis.beats[round((outro.start - 0.02) / 0.5)] * 30)
-    assert outro.start == pytest.approx(52.52, abs=1 / 30)  # the beat nearest 60.3 s - 4 bars (8 s)
+    assert outro.start_frame == round(analysis.beats[round((p.seconds(outro.start_frame) - 0.02) / 0.5)] * 30)
+    assert p.seconds(outro.start_frame) == pytest.approx(52.52, abs=1 / 30)  # the beat nearest 60.3 s - 4 bars (8 s)
 
 
 def test_native_references_that_force_a_length_are_planned_and_priced(write_board, tmp_path) -> None:

@@ -39,9 +39,10 @@ def test_one_shot_per_phrase_of_each_section_anchored_to_its_end(tmp_path: Path)
     assert [a["section"] for a in anchors] == labels
     assert {s["length"] for s in doc["shots"] if "length" in s} == {"2 bars"}
     cut = mvpipe.plan(board)
-    ends = {round(s.end, 1) for s in cut.segments}
+    ends = {round(cut.seconds(s.end_frame), 1) for s in cut.segments}
     assert {round(s.end, 1) for s in analysis.sections} <= ends  # every section ends on a cut
-    assert len(cut.segments) == 18 and max(s.end - s.start for s in cut.segments) < 8.1
+    assert len(cut.segments) == 18 and max(cut.seconds(s.end_frame) - cut.seconds(s.start_frame)
+                                           for s in cut.segments) < 8.1
 
 
 def test_init_then_render_with_the_animatic(short_song: Path, tmp_path: Path, capsys) -> None:

@@ -195,13 +195,12 @@ def _manifest(plan: Plan, out: Path, enc: EncoderSettings, loudness: float | Non
         frames=plan.frames, width=plan.width, height=plan.height, fit=plan.fit, quality=plan.quality,
         codec=enc.codec, encoder=enc.encoder, loudness_lufs=loudness,
         audio_levels={s.shot: s.audio for s in plan.segments if s.audio > 0},
-        cuts=[s.start_frame for k, s in enumerate(plan.segments) if k and timeline.incoming(s) == 0],
+        cuts=[s.start_frame for s in plan.segments[1:] if not s.transition_frames],
         segments=[SegmentRecord(shot=s.shot, part=s.part, start_frame=s.start_frame, end_frame=s.end_frame,
-                                transition=s.transition, transition_frames=timeline.incoming(s),
-                                head_frames=s.head_frames if k else 0,
-                                take=src.info.path, needed_frames=n, available_frames=src.available,
-                                speed=src.speed)
-                  for k, (s, src, n) in enumerate(zip(plan.segments, sources, need, strict=True))],
+                                transition=s.transition, transition_frames=s.transition_frames,
+                                head_frames=s.head_frames, take=src.info.path, needed_frames=n,
+                                available_frames=src.available, speed=src.speed)
+                  for s, src, n in zip(plan.segments, sources, need, strict=True)],
         pieces=[PieceRecord(key=key, kind=p.kind, start_frame=p.start_frame, frames=p.frames,
                             shots=[plan.segments[s].shot for s in p.segments], reused=key not in todo.encode)
                 for key, p in zip(todo.keys, parts, strict=True)],

@@ -43,19 +43,14 @@ class Piece(BaseModel):
         return [w.segment for w in (self.a, self.b) if w is not None]
 
 
-def incoming(seg: Segment) -> int:
-    """Frames of the transition into ``seg`` (0 for a cut)."""
-    return seg.transition_frames if seg.transition != "cut" else 0
-
-
 def pieces(plan: Plan) -> list[Piece]:
     """The plan's pieces in output order; they abut and together cover ``[0, plan.frames)``."""
     segs = plan.segments
     _validate(plan)
     out: list[Piece] = []
     for k, seg in enumerate(segs):
-        origin = seg.start_frame - (seg.head_frames if k else 0)
-        t_in = incoming(seg)
+        origin = seg.start_frame - seg.head_frames
+        t_in = seg.transition_frames
         if t_in:
             a = Window(segment=k - 1, offset=origin - _origin(segs, k - 1), frames=t_in) if k else None
             colour = "white" if seg.transition == "fade-white" else "black"
@@ -64,7 +59,7 @@ def pieces(plan: Plan) -> list[Piece]:
                              colour=colour))
         body_start = origin + t_in if t_in else seg.start_frame
         nxt = segs[k + 1] if k + 1 < len(segs) else None
-        body_end = nxt.start_frame - nxt.head_frames if nxt is not None and incoming(nxt) else seg.end_frame
+        body_end = nxt.start_frame - nxt.head_frames if nxt is not None else seg.end_frame
         if body_end < body_start:
             raise MvpipeError(f"shot '{seg.shot}': its transitions overlap ({body_end - body_start} frames of "
                               "body); shorten them or lengthen the shot.")
@@ -85,7 +80,7 @@ def needed_frames(plan: Plan, parts: list[Piece]) -> list[int]:
 
 
 def _origin(segs: list[Segment], k: int) -> int:
-    return segs[k].start_frame - (segs[k].head_frames if k else 0)
+    return segs[k].start_frame - segs[k].head_frames
 
 
 def _validate(plan: Plan) -> None:
@@ -102,6 +97,6 @@ def _validate(plan: Plan) -> None:
     for k, seg in enumerate(segs):
         if seg.end_frame <= seg.start_frame:
             raise MvpipeError(f"shot '{seg.shot}' has no frames ({seg.start_frame}..{seg.end_frame}).")
-        if k and incoming(seg) and seg.start_frame - seg.head_frames < segs[k - 1].start_frame:
+        if k and seg.start_frame - seg.head_frames < segs[k - 1].start_frame:
             raise MvpipeError(f"shot '{seg.shot}': its transition starts before '{segs[k - 1].shot}' does.")
 

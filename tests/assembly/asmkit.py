@@ -50,11 +50,8 @@ def make_plan(song: Path, lengths: list[int], transitions: list[tuple[str, int]]
         tail = nt_frames - nt_frames // 2
         req = ClipRequest(shot=f"s{k}", shot_number=k + 1, provider="test", model="clip", prompt=f"shot {k}",
                           seconds=(head + n + tail) / fps, width=width, height=height, aspect="16:9", fps=fps)
-        segs.append(Segment(shot=f"s{k}", shot_number=k + 1, start_frame=frame, end_frame=frame + n,
-                            start=song_start + frame / fps, end=song_start + (frame + n) / fps,
-                            transition=name, transition_frames=t, head_frames=head, tail_frames=tail,
-                            generator="test:clip", request=req, requested_seconds=req.seconds,
-                            audio=audio[k], if_short=if_short))
+        segs.append(Segment(start_frame=frame, end_frame=frame + n, transition=name, transition_frames=t,
+                            head_frames=head, tail_frames=tail, request=req, audio=audio[k], if_short=if_short))
         frame += n
     return Plan(song=song, song_sha256="0" * 64, song_start=song_start, song_end=song_start + frame / fps,
                 fps=fps, width=width, height=height, aspect="16:9", fit=fit, quality=quality, output=out,
