@@ -50,14 +50,14 @@ def test_every_real_recording_gets_a_beat_grid(scored) -> None:
 
 
 def test_beats_and_level_on_real_recordings(scored) -> None:
-    assert _mean(scored, "beat F") >= 0.82
-    assert _mean(scored, "AMLt") >= 0.87
-    assert sum(s["tempo right"] for s in scored.values()) >= 18
+    assert _mean(scored, "beat F") >= 0.83
+    assert _mean(scored, "AMLt") >= 0.88
+    assert sum(s["tempo right"] for s in scored.values()) >= 20  # the goal: 80 % at the reference's level
 
 
 def test_bars_on_real_recordings(scored) -> None:
     assert _mean(scored, "downbeat F") >= 0.69
-    assert sum(s.get("meter right", 0) for s in scored.values()) >= 17
+    assert sum(s.get("meter right", 0) for s in scored.values()) >= 18
 
 
 def test_popular_music_is_read_at_the_reference_level(scored) -> None:

@@ -10,7 +10,7 @@ from mvpipe.analysis.model import SongAnalysis
 from mvpipe.workspace import write_text_atomic
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 18
+ANALYSIS_VERSION = 19
 
 
 def read_cache(path: Path) -> SongAnalysis | None:

@@ -37,6 +37,8 @@ def _read_lossless(path: Path, sample_rate: int) -> np.ndarray | None:
         return None
     if y.shape[0] == 0 or y.shape[1] not in _LAYOUTS:
         return None
+    if rate == sample_rate and y.shape[1] == 1:  # libswresample would pass these samples through unchanged
+        return np.ascontiguousarray(y[:, 0])
     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(y).reshape(1, -1), format="flt",
                                        layout=_LAYOUTS[y.shape[1]])
     frame.sample_rate = rate

@@ -21,9 +21,9 @@ from mvpipe.analysis.sections import find_sections
 from mvpipe.workspace import file_digest
 
 # Below this share of the evidence (a softmax over the levels' scores) the chosen level is called
-# ambiguous and the user is told which key pins it. On the 24 real recordings the levels read wrong
-# measured 0.49-0.64 and the right ones 0.50-0.70: 0.55 warns on 2 of the 5 wrong and 1 of the 19
-# right (a rock shuffle at 143 or 72 BPM).
+# ambiguous and the user is told which key pins it. On the 24 real recordings (v19) the levels read
+# wrong measured 0.50-0.72 and the right ones 0.52-0.76: 0.55 warns on 1 of the 4 wrong (a piano
+# piece at 148 or 74 BPM) and 1 of the 20 right (a rock shuffle at 143 or 72 BPM).
 AMBIGUOUS_BELOW = 0.55
 
 
