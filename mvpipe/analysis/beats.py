@@ -19,7 +19,8 @@ BEAT_BPM_RANGE = (60.0, 250.0)  # where the tracker's level may land before the 
 # bars; within _CHANGE_REACH_S of where the path changes by more than _TEMPO_CHANGE (a tempo jump) the
 # held track is as loose as the other, so it follows the jump. Measured (v20): a single tightness of
 # 200 loses a string quartet's half level; held beats at 400-800 raise the real recordings' AMLt from
-# 0.896 to 0.923 with no song worse on the synthetic set; 1600 drops the real downbeat F to 0.68;
+# 0.896 to 0.923 with no synthetic song's beats, downbeats or meter worse; 1600 drops the real
+# downbeat F to 0.68;
 # held halved beats cost the two halved classical pieces beat F (0.27 -> 0.03, 0.79 -> 0.67).
 LEVEL_TIGHTNESS = 100.0
 HELD_TIGHTNESS = 400.0
