@@ -50,13 +50,13 @@ def test_every_real_recording_gets_a_beat_grid(scored) -> None:
 
 
 def test_beats_and_level_on_real_recordings(scored) -> None:
-    assert _mean(scored, "beat F") >= 0.83
-    assert _mean(scored, "AMLt") >= 0.88
+    assert _mean(scored, "beat F") >= 0.84
+    assert _mean(scored, "AMLt") >= 0.90  # the goal
     assert sum(s["tempo right"] for s in scored.values()) >= 20  # the goal: 80 % at the reference's level
 
 
 def test_bars_on_real_recordings(scored) -> None:
-    assert _mean(scored, "downbeat F") >= 0.69
+    assert _mean(scored, "downbeat F") >= 0.70  # the goal
     assert sum(s.get("meter right", 0) for s in scored.values()) >= 18
 
 
@@ -64,4 +64,4 @@ def test_popular_music_is_read_at_the_reference_level(scored) -> None:
     pop = {n: s for n, s in scored.items() if n.startswith("pop/")}
     assert len(pop) >= 14
     assert sum(s["tempo right"] for s in pop.values()) >= 13
-    assert _mean(pop, "beat F") >= 0.85
+    assert _mean(pop, "beat F") >= 0.90

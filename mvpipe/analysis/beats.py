@@ -12,9 +12,23 @@ from mvpipe.analysis.features import Features
 from mvpipe.analysis.tempo import Periodicity, local_bpm
 
 BEAT_BPM_RANGE = (60.0, 250.0)  # where the tracker's level may land before the meter stage weighs it
+# How hard the beat DP holds each gap to the local tempo (Ellis' tightness). The level is weighed on a
+# loose track (LEVEL_TIGHTNESS): its beats bend with rubato, and a slow piece tracked at its eighths
+# is halved from them. Where the level stands, the beats are tracked again held to the local tempo
+# path (HELD_TIGHTNESS), so a groove keeps one phase rather than slipping onto its off-beats for a few
+# bars; within _CHANGE_REACH_S of where the path changes by more than _TEMPO_CHANGE (a tempo jump) the
+# held track is as loose as the other, so it follows the jump. Measured (v20): a single tightness of
+# 200 loses a string quartet's half level; held beats at 400-800 raise the real recordings' AMLt from
+# 0.896 to 0.923 with no synthetic song's beats, downbeats or meter worse; 1600 drops the real
+# downbeat F to 0.68;
+# held halved beats cost the two halved classical pieces beat F (0.27 -> 0.03, 0.79 -> 0.67).
+LEVEL_TIGHTNESS = 100.0
+HELD_TIGHTNESS = 400.0
+_TEMPO_CHANGE = 1.05  # ratio of the local tempo a second after a frame to a second before it
+_CHANGE_REACH_S = 1.0
 
 
-def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -> np.ndarray:
+def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float | np.ndarray) -> np.ndarray:
     """Dynamic-programming beat tracker (Ellis 2007) with a per-frame period in frames.
 
     Frames are solved in blocks no longer than the shortest allowed beat gap, so every predecessor
@@ -28,7 +42,7 @@ def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -
     hi_gap = np.round(2 * period).astype(int)
     offsets = np.arange(int(lo_gap.min()), int(hi_gap.max()) + 1)
     with np.errstate(divide="ignore"):
-        pen = -tightness * np.log(offsets[None, :] / period[:, None]) ** 2
+        pen = -np.broadcast_to(tightness, period.shape)[:, None] * np.log(offsets[None, :] / period[:, None]) ** 2
     pen[(offsets[None, :] < lo_gap[:, None]) | (offsets[None, :] > hi_gap[:, None])] = -np.inf
     cum = np.zeros(n)
     back = np.full(n, -1)
@@ -53,12 +67,14 @@ def _dp_beats(onset: np.ndarray, period: np.ndarray, tightness: float = 100.0) -
 
 
 class Tracked(NamedTuple):
-    """The tracker's beats (onset frames), the song's periodicity (None without beats), and whether
-    the song has a steady pulse (else the beats are an even grid at a stated tempo)."""
+    """The tracker's beats (onset frames) held to the local tempo, the song's periodicity (None without
+    beats), whether the song has a steady pulse (else the beats are an even grid at a stated tempo),
+    and the same level tracked loosely, which the level is weighed on (None: the beats themselves)."""
 
     beats: np.ndarray
     periodicity: Periodicity | None
     steady: bool = True
+    loose: np.ndarray | None = None
 
 
 NO_PULSE_BPM = 120.0  # the even grid's tempo when a recording has no steady pulse and the user gave none
@@ -77,12 +93,23 @@ def track_beats(feats: Features, near: float | None = None) -> Tracked:
         bpm = bpm / 2
     elif near is None and level < BEAT_BPM_RANGE[0]:
         bpm = bpm * 2
-    beats = _trim_silence(onset, _on_the_beat(feats, _dp_beats(smooth(feats.track, 2.0), 60.0 * FPS / bpm)))
+    track, period = smooth(feats.track, 2.0), 60.0 * FPS / bpm
+    beats = _trim_silence(onset, _on_the_beat(feats, _dp_beats(track, period, LEVEL_TIGHTNESS)))
     if len(beats) >= 4 and not _has_pulse(feats.onset, onset, beats, periodicity):
         step = 60.0 * FPS / (near or NO_PULSE_BPM)
         grid = np.round(np.arange(beats[0], len(onset) - 1, step)).astype(int)
         return Tracked(grid, periodicity, steady=False)
-    return Tracked(beats, periodicity)
+    held = _trim_silence(onset, _on_the_beat(feats, _dp_beats(track, period, _held_tightness(bpm))))
+    return Tracked(held, periodicity, loose=beats)
+
+
+def _held_tightness(bpm: np.ndarray) -> np.ndarray:
+    """Per frame: HELD_TIGHTNESS where the local tempo holds, LEVEL_TIGHTNESS where it changes, so the
+    held track does not resist a tempo jump."""
+    n, reach = len(bpm), int(round(_CHANGE_REACH_S * FPS))
+    i = np.arange(n)
+    change = np.abs(np.log(bpm[np.minimum(i + reach, n - 1)] / bpm[np.maximum(i - reach, 0)]))
+    return np.where(change > np.log(_TEMPO_CHANGE), LEVEL_TIGHTNESS, HELD_TIGHTNESS)
 
 
 _ONSET_FLOOR = 0.02  # log1p units of the song-relative mel; every song measured has p99 >= 0.12

@@ -10,7 +10,7 @@ from mvpipe.analysis.model import SongAnalysis
 from mvpipe.workspace import write_text_atomic
 
 # Bump whenever the algorithm changes, so cached analyses from older code are recomputed.
-ANALYSIS_VERSION = 19
+ANALYSIS_VERSION = 20
 
 
 def read_cache(path: Path) -> SongAnalysis | None:

@@ -111,8 +111,9 @@ _SUBDIVISION_CAP = 0.3
 
 
 def choose_level(feats: Features, beats: np.ndarray, periodicity: Periodicity | None,
-                 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """The beats at the level people tap, and each candidate level (BPM, score) best first.
+                 held: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The beats at the level people tap, and each candidate level (BPM, score) best first: ``held``
+    (default ``beats``) when the tracked level stands, else alternate ``beats``.
 
     Each level's score is the tempo stage's evidence for it, plus the bar structure it gives (bars of
     2, 3 or 4 tracked beats for the tracked level, of 4, 6 or 8 for half of it (the tracker followed
@@ -120,8 +121,9 @@ def choose_level(feats: Features, beats: np.ndarray, periodicity: Periodicity | 
     halved only when the half level leads by _HALVE_MARGIN: the tracker's level stands unless the
     meter's evidence is stronger.
     """
+    held = beats if held is None else held
     if len(beats) < METER_MIN_BEATS or periodicity is None:
-        return beats, []
+        return held, []
     bpm = 60.0 * FPS / float(np.median(np.diff(beats)))
     evidence = _downbeat_evidence(feats, beats)
     contrast = {length: _bar_contrast(evidence, length) for length in (2, 3, 4, 6, 8)}
@@ -138,6 +140,7 @@ def choose_level(feats: Features, beats: np.ndarray, periodicity: Periodicity | 
         beats = beats[parity::2]
         scores[0.5] += _HALVE_MARGIN  # what the half level needed to lead by is part of its evidence
     else:
+        beats = held
         scores[1.0] += _HALVE_MARGIN
     ranked = sorted(scores.items(), key=lambda kv: -kv[1])
     return beats, [(round(bpm * f, 2), round(s, 3)) for f, s in ranked]

@@ -62,7 +62,8 @@ def _beats(feats: Features, duration: float, hints: TimingHints, user_beats: lis
         frames = np.unique(np.round(np.array(user_beats) * FPS).astype(int))
         return Tracked(frames[frames / FPS <= duration], None), []
     tracked = track_beats(feats, hints.bpm)
-    tracked = tracked._replace(beats=tracked.beats[tracked.beats / FPS <= duration])  # padded last frame
+    heard = [None if b is None else b[b / FPS <= duration] for b in (tracked.beats, tracked.loose)]  # padded last frame
+    tracked = tracked._replace(beats=heard[0], loose=heard[1])
     warnings = []
     if len(tracked.beats) < 2:
         say("no beat found (shorter than 2 s, silent, or no onsets that stand out): "
@@ -80,7 +81,8 @@ def _level(feats: Features, tracked: Tracked, hints: TimingHints) -> tuple[np.nd
     """The beats at the chosen level, the levels weighed, and the chosen one's share of the evidence."""
     if hints.bpm is not None or not tracked.steady:
         return tracked.beats, [], 1.0
-    beats, ranked = choose_level(feats, tracked.beats, tracked.periodicity)
+    beats, ranked = choose_level(feats, tracked.loose if tracked.loose is not None else tracked.beats,
+                                 tracked.periodicity, held=tracked.beats)
     if not ranked:
         return beats, [], 1.0
     total = sum(math.exp(s - ranked[0][1]) for _, s in ranked)
