@@ -20,8 +20,8 @@ BEAT_BPM_RANGE = (60.0, 250.0)  # where the tracker's level may land before the 
 # held track is as loose as the other, so it follows the jump. Measured (v20): a single tightness of
 # 200 loses a string quartet's half level; held beats at 400-800 raise the real recordings' AMLt from
 # 0.896 to 0.923 with no synthetic song's beats, downbeats or meter worse; 1600 drops the real
-# downbeat F to 0.68;
-# held halved beats cost the two halved classical pieces beat F (0.27 -> 0.03, 0.79 -> 0.67).
+# downbeat F to 0.68. Halved beats are not held: that cost the two halved classical pieces beat F
+# (0.27 -> 0.03, 0.79 -> 0.67).
 LEVEL_TIGHTNESS = 100.0
 HELD_TIGHTNESS = 400.0
 _TEMPO_CHANGE = 1.05  # ratio of the local tempo a second after a frame to a second before it
