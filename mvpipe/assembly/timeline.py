@@ -99,4 +99,7 @@ def _validate(plan: Plan) -> None:
             raise MvpipeError(f"shot '{seg.shot}' has no frames ({seg.start_frame}..{seg.end_frame}).")
         if k and seg.start_frame - seg.head_frames < segs[k - 1].start_frame:
             raise MvpipeError(f"shot '{seg.shot}': its transition starts before '{segs[k - 1].shot}' does.")
+        if (seg.transition == "cut") != (seg.transition_frames == 0) or (k == 0 and seg.head_frames):
+            raise MvpipeError(f"shot '{seg.shot}': a {seg.transition} of {seg.transition_frames} frames with "
+                              f"{seg.head_frames} head frames is not a plan the planner makes.")
 

@@ -49,3 +49,12 @@ def test_overlapping_transitions_are_refused_with_the_shot_named() -> None:
     plan = make_plan(SONG, [30, 6, 30], [("cut", 0), ("crossfade", 10), ("crossfade", 10)])
     with pytest.raises(MvpipeError, match="s1"):
         pieces(plan)
+
+
+@pytest.mark.parametrize("field,value", [("transition_frames", 0), ("transition", "cut"), ("head_frames", 3)])
+def test_a_plan_that_breaks_what_the_planner_guarantees_is_refused(field: str, value: object) -> None:
+    plan = make_plan(SONG, [30, 40], [("fade-white", 12), ("crossfade", 10)])
+    which = 0 if field == "head_frames" else 1
+    plan.segments[which] = plan.segments[which].model_copy(update={field: value})
+    with pytest.raises(MvpipeError, match=f"shot 's{which}'.*not a plan the planner makes"):
+        pieces(plan)
