@@ -19,13 +19,16 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mvpipe.errors import InputError
 from mvpipe.workspace import file_digest, write_text_atomic
+
+if TYPE_CHECKING:
+    from mvpipe.storyboard import Storyboard
 
 Progress = Callable[[str], None]
 _VARIABLES = ("title", "style", "characters", "generator", "outputs")
@@ -151,35 +154,37 @@ def batch(manifest: Path | str, *, max_cost: float | None = None, dry_run: bool 
     folder = listing.out
     reports = folder / "reports"
     prepared = [_prepare(job, listing, reports, _prefixed(progress, job.name)) for job in listing.jobs]
-    todo = [(job, board, rep) for job, board, rep in prepared if rep.status == "estimated"]
-    total = round(sum(rep.to_spend_usd for _, _, rep in todo), 4)
+    todo = [(job, board, rep, loaded) for job, board, rep, loaded in prepared if rep.status == "estimated"]
+    total = round(sum(rep.to_spend_usd for _, _, rep, _ in todo), 4)
     _say(progress, f"batch: {len(todo)} of {len(prepared)} jobs to render, estimated new spend ${total:.2f}")
     if max_cost is not None and total > max_cost + 1e-9:
         from mvpipe.generation.runner import BudgetExceeded
 
-        each = ", ".join(f"{rep.id} ${rep.to_spend_usd:.2f}" for _, _, rep in todo if rep.to_spend_usd)
+        each = ", ".join(f"{rep.id} ${rep.to_spend_usd:.2f}" for _, _, rep, _ in todo if rep.to_spend_usd)
         raise BudgetExceeded(f"the batch's estimated new spend ${total:.2f} ({each}) is over --max-cost "
                              f"${max_cost:.2f}; nothing was submitted.", file=path, field="--max-cost",
                              hint="Raise --max-cost, or take jobs out of the manifest.")
     if not dry_run:
         limits: dict[str, threading.Semaphore] = {}     # one per provider, shared by every job
-        boards = [api.load(board) for _, board, _ in todo]
+        boards = [loaded for *_, loaded in todo]
         with api._pool(cluster, boards) as pool, ThreadPoolExecutor(max(1, parallel)) as threads:
             done = threads.map(lambda item: _render(*item, reports, jobs, pool, limits,
                                                     _prefixed(progress, item[0].name)), todo)
             finished = {rep.id: rep for rep in done}
-        prepared = [(job, board, finished.get(rep.id, rep)) for job, board, rep in prepared]
+        prepared = [(job, board, finished.get(rep.id, rep), loaded) for job, board, rep, loaded in prepared]
     fine = {"done", "skipped", "estimated"} if dry_run else {"done", "skipped"}
-    result = BatchReport(manifest=str(path), folder=str(folder), ok=all(rep.status in fine for *_, rep in prepared),
-                         to_spend_usd=total, spent_usd=round(sum(rep.spent_usd for *_, rep in prepared), 4),
-                         jobs=[rep for *_, rep in prepared])
+    reports_of = [rep for _, _, rep, _ in prepared]
+    result = BatchReport(manifest=str(path), folder=str(folder), ok=all(rep.status in fine for rep in reports_of),
+                         to_spend_usd=total, spent_usd=round(sum(rep.spent_usd for rep in reports_of), 4),
+                         jobs=reports_of)
     write_text_atomic(folder / "batch-report.json", result.model_dump_json(indent=2))
     return result
 
 
-def _prepare(job: Job, manifest: Manifest, reports: Path, progress: Progress | None) -> tuple[Job, Path | None,
-                                                                                                 JobReport]:
-    """The job's storyboard (written by init for a song and template), or its skip or failure report."""
+def _prepare(job: Job, manifest: Manifest, reports: Path,
+             progress: Progress | None) -> tuple[Job, Path | None, JobReport, Storyboard | None]:
+    """The job's storyboard file (written by init for a song and template) and, when it is to be rendered,
+    the storyboard loaded once for the estimate, the cluster check and the render; or its skip or failure report."""
     from mvpipe import api, scaffold
 
     try:
@@ -197,20 +202,21 @@ def _prepare(job: Job, manifest: Manifest, reports: Path, progress: Progress | N
                 and before.outputs and all(Path(p).is_file() for p in before.outputs)):
             _say(progress, "finished earlier and unchanged since: skipped")
             return job, board, before.model_copy(update={"status": "skipped", "to_spend_usd": 0.0,
-                                                         "spent_usd": 0.0})
-        estimate = api.estimate(board, progress=progress)
+                                                         "spent_usd": 0.0}), None
+        loaded = api.load(board)
+        estimate = api.estimate(loaded, progress=progress)
         return job, board, JobReport(id=job.name, status="estimated", storyboard=str(board),
-                                     to_spend_usd=estimate.to_spend_usd)
+                                     to_spend_usd=estimate.to_spend_usd), loaded
     except Exception as exc:  # noqa: BLE001 - one job's bad song or storyboard does not stop the others
-        return job, None, _failed(job, reports, exc)
+        return job, None, _failed(job, reports, exc), None
 
 
-def _render(job: Job, board: Path, before: JobReport, reports: Path, jobs: int | None, pool: tuple,
-            limits: dict[str, threading.Semaphore], progress: Progress | None) -> JobReport:
+def _render(job: Job, board: Path, before: JobReport, loaded: Storyboard, reports: Path, jobs: int | None,
+            pool: tuple, limits: dict[str, threading.Semaphore], progress: Progress | None) -> JobReport:
     from mvpipe import api
 
     try:
-        report = api._render(api.load(board), jobs=jobs, pool=pool, limits=limits, progress=progress)
+        report = api._render(loaded, jobs=jobs, pool=pool, limits=limits, progress=progress)
     except Exception as exc:  # noqa: BLE001 - a failed job is reported; the others go on
         return _failed(job, reports, exc, before)
     failed = [f"{t.shot}: {t.error}" for t in report.failures]
